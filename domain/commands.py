@@ -1,0 +1,155 @@
+"""Commands: what a broker, a manager, a partner or a timer asks of a deal.
+
+Every command carries a client-chosen `command_id` (a repeated id returns the first answer and adds
+nothing) and the `actor` who asks. `decide` turns a command into events or refuses it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from domain.actors import Actor
+from domain.events import Candidate, DeclineReason, Instrument, Side
+from domain.parties import Broker, Centre, Contract, Demand, Fen, Model, Terms
+from domain.sla import DeadlinePlan, LadderStep
+
+CommandId = Annotated[str, Field(min_length=1, max_length=128)]
+Reason = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class CommandBase(Model):
+    command_id: CommandId
+    actor: Actor
+
+
+class OpenDeal(CommandBase):
+    type: Literal["OpenDeal"] = "OpenDeal"
+    deal_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    demand: Demand
+    broker: Broker
+    centre: Centre
+
+
+class ValidateDemand(CommandBase):
+    type: Literal["ValidateDemand"] = "ValidateDemand"
+    note: str = ""
+
+
+class ProposeCandidates(CommandBase):
+    type: Literal["ProposeCandidates"] = "ProposeCandidates"
+    candidates: tuple[Candidate, ...] = Field(min_length=1)
+    source: str = "broker"
+
+
+class ShortlistCandidate(CommandBase):
+    type: Literal["ShortlistCandidate"] = "ShortlistCandidate"
+    achievement_id: str
+
+
+class RejectCandidate(CommandBase):
+    type: Literal["RejectCandidate"] = "RejectCandidate"
+    achievement_id: str
+    reason: DeclineReason
+    note: str = ""
+
+
+class AcceptMatch(CommandBase):
+    type: Literal["AcceptMatch"] = "AcceptMatch"
+    achievement_id: str
+    side: Side
+
+
+class AgreeTerms(CommandBase):
+    type: Literal["AgreeTerms"] = "AgreeTerms"
+    terms: Terms
+
+
+class FailNegotiation(CommandBase):
+    type: Literal["FailNegotiation"] = "FailNegotiation"
+    reason: DeclineReason
+    note: str = ""
+
+
+class RecordCommitment(CommandBase):
+    type: Literal["RecordCommitment"] = "RecordCommitment"
+    investor: str = Field(min_length=1)
+    instrument: Instrument
+    amount_fen: Fen
+
+
+class WaiveFinancing(CommandBase):
+    type: Literal["WaiveFinancing"] = "WaiveFinancing"
+    reason: Reason
+
+
+class SignContract(CommandBase):
+    type: Literal["SignContract"] = "SignContract"
+    contract: Contract
+
+
+class RegisterContract(CommandBase):
+    type: Literal["RegisterContract"] = "RegisterContract"
+    registration_number: str = Field(min_length=1, max_length=64)
+
+
+class WithdrawDeal(CommandBase):
+    type: Literal["WithdrawDeal"] = "WithdrawDeal"
+    reason: Reason
+
+
+class ReassignBroker(CommandBase):
+    type: Literal["ReassignBroker"] = "ReassignBroker"
+    broker: Broker
+    reason: Reason
+
+
+class ExtendDeadline(CommandBase):
+    type: Literal["ExtendDeadline"] = "ExtendDeadline"
+    working_days: int = Field(ge=1, le=120)
+    reason: Reason
+
+
+class FireLadderStep(CommandBase):
+    """Issued by the workflow's own timer when a step of the ladder falls due."""
+
+    type: Literal["FireLadderStep"] = "FireLadderStep"
+    step: LadderStep
+
+
+class LapseDeal(CommandBase):
+    """Issued by the workflow's own timer after the policy's period of inactivity."""
+
+    type: Literal["LapseDeal"] = "LapseDeal"
+    inactive_days: int = Field(ge=0)
+
+
+Command = Annotated[
+    OpenDeal
+    | ValidateDemand
+    | ProposeCandidates
+    | ShortlistCandidate
+    | RejectCandidate
+    | AcceptMatch
+    | AgreeTerms
+    | FailNegotiation
+    | RecordCommitment
+    | WaiveFinancing
+    | SignContract
+    | RegisterContract
+    | WithdrawDeal
+    | ReassignBroker
+    | ExtendDeadline
+    | FireLadderStep
+    | LapseDeal,
+    Field(discriminator="type"),
+]
+
+
+class Context(Model):
+    """What `decide` needs from outside the deal: the workflow's clock and, for a new stage, its plan."""
+
+    now: datetime
+    plan: DeadlinePlan | None = None

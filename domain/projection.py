@@ -1,0 +1,125 @@
+"""What the read side needs from a deal: the `deals` row and the outbox notifications an event causes.
+
+The workflow computes both from the domain state and hands them to the archive activity, which
+writes them in the same transaction as the events; the store never interprets events itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from pydantic import Field
+
+from domain.actors import Role
+from domain.decider import next_due
+from domain.events import Escalated, Event, ReminderSent
+from domain.parties import Fen, Model
+from domain.sla import LADDER_PERCENT, LadderStep
+from domain.stages import Stage, zh
+from domain.state import DealState
+
+
+class DealSummary(Model):
+    """One row of the `deals` read model."""
+
+    deal_id: str
+    title: str
+    enterprise_name: str
+    stage: Stage
+    broker_id: str
+    centre_id: str
+    industry_code: str
+    region_code: str
+    stage_entered_at: datetime
+    stage_due_at: datetime | None = Field(description="the 100 % moment of the current stage")
+    next_due_at: datetime | None = Field(description="the next unfired ladder step")
+    due_provisional: bool = False
+    escalation_level: int = 0
+    financing_need_fen: Fen = 0
+    committed_fen: Fen = 0
+    contract_value_fen: Fen | None = None
+    technical_value_fen: Fen | None = None
+    last_seq: int
+    last_event_at: datetime
+
+
+class Notification(Model):
+    """A row of the notification outbox: a reminder or escalation for a person or a centre."""
+
+    deal_id: str
+    seq: int = Field(description="the event that caused it")
+    kind: str = Field(description="reminder | escalation")
+    recipient_role: Role
+    recipient_id: str = Field(description="a broker id, or a centre id for managers and the hub")
+    message: str
+
+
+class AppendRequest(Model):
+    """Input of the archive activity: new events plus the read-model row and outbox rows they imply."""
+
+    deal_id: str
+    events: tuple[Event, ...]
+    summary: DealSummary
+    notifications: tuple[Notification, ...] = ()
+
+
+def summarize(state: DealState) -> DealSummary:
+    """The `deals` row for an opened deal."""
+    assert state.demand and state.broker and state.centre and state.stage and state.stage_entered_at
+    assert state.last_event_at is not None
+    plan = state.plan
+    due = next_due(state)
+    return DealSummary(
+        deal_id=state.deal_id,
+        title=state.demand.title,
+        enterprise_name=state.demand.enterprise.name,
+        stage=state.stage,
+        broker_id=state.broker.broker_id,
+        centre_id=state.centre.centre_id,
+        industry_code=state.demand.industry_code,
+        region_code=state.demand.region_code,
+        stage_entered_at=state.stage_entered_at,
+        stage_due_at=plan.due_at(LadderStep.ESCALATE_MANAGER) if plan else None,
+        next_due_at=due.at if due else None,
+        due_provisional=plan.provisional if plan else False,
+        escalation_level=state.escalation_level,
+        financing_need_fen=state.financing_need_fen,
+        committed_fen=state.committed_fen,
+        contract_value_fen=state.contract.total_value_fen if state.contract else None,
+        technical_value_fen=state.contract.technical_value_fen if state.contract else None,
+        last_seq=state.seq,
+        last_event_at=state.last_event_at,
+    )
+
+
+def notifications(state: DealState, new_events: Iterable[Event]) -> list[Notification]:
+    """Outbox rows for the reminders and escalations among `new_events` (state: before or after, same deal)."""
+    out: list[Notification] = []
+    title = state.demand.title if state.demand else state.deal_id
+    for e in new_events:
+        p = e.payload
+        if isinstance(p, ReminderSent):
+            pct = LADDER_PERCENT[p.step]
+            out.append(
+                Notification(
+                    deal_id=e.deal_id,
+                    seq=e.seq,
+                    kind="reminder",
+                    recipient_role=Role.BROKER,
+                    recipient_id=p.recipient_id,
+                    message=f"提醒：案件「{title}」的{zh(p.stage)}阶段已用去 {pct}% 的期限",
+                )
+            )
+        elif isinstance(p, Escalated):
+            out.append(
+                Notification(
+                    deal_id=e.deal_id,
+                    seq=e.seq,
+                    kind="escalation",
+                    recipient_role=Role.MANAGER if p.level == 1 else Role.HUB_ADMIN,
+                    recipient_id=p.recipient_centre_id,
+                    message=f"{p.level} 级升级：案件「{title}」的{zh(p.stage)}阶段已超期（{LADDER_PERCENT[p.step]}%）",
+                )
+            )
+    return out

@@ -1,0 +1,1 @@
+"""Kuayue's runtime: settings, logging, the Temporal connection and the embedded dev server."""

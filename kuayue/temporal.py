@@ -1,0 +1,103 @@
+"""The Temporal connection: one way to build a client, the workflow sandbox, and search-attribute registration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from kuayue.logging import LoggingInterceptor
+from kuayue.settings import Settings
+
+# Modules workflows use that must be shared with the sandbox instead of re-imported for every run:
+# - domain: pure and deterministic; passing it through keeps one set of pydantic classes (fast, and the
+#   instances the data converter builds are of the same classes that workflow code checks against);
+# - structlog, kuayue.logging: one logging configuration and one set of contextvars (see kuayue.logging).
+# pydantic, pydantic_core and annotated_types are passed through by the SDK's defaults already.
+SANDBOX_PASSTHROUGH_MODULES = ("domain", "structlog", "kuayue.logging")
+
+
+def client_options() -> dict[str, Any]:
+    """Keyword arguments every Kuayue client needs, whoever builds it (`connect`, test environments)."""
+    return {"data_converter": pydantic_data_converter, "interceptors": [LoggingInterceptor()]}
+
+
+async def connect(settings: Settings | None = None, **overrides: Any) -> Client:
+    """Connect to the Temporal cluster named by Temporal's environment configuration (default localhost:7233).
+
+    `overrides` are keyword arguments of `Client.connect` and win over the environment (e.g. `target_host=`).
+    """
+    settings = settings or Settings.from_env()
+    options: dict[str, Any] = {
+        **settings.temporal.to_client_connect_config(),
+        "target_host": settings.temporal_address,
+        **client_options(),
+        **overrides,
+    }
+    return await Client.connect(**options)
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """The workflow runner for every Kuayue worker and replayer: the default sandbox plus our passthrough modules."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+class SearchAttributeConflict(RuntimeError):
+    """A search attribute is already registered in the namespace with another type."""
+
+
+async def register_search_attributes(client: Client, keys: Iterable[SearchAttributeKey[Any]]) -> list[str]:
+    """Register each key the client's namespace lacks and return the names added; existing keys are left alone.
+
+    Needed even when the dev server was given `--search-attribute`: on a restart with an existing database file it
+    ignores those flags, so attributes added to the code later would never be registered. Temporal Cloud refuses
+    this call (attributes are managed in its own console); expect PERMISSION_DENIED there.
+    """
+    wanted = {key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in keys}
+    try:
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        # The Java time-skipping test server can add attributes but not list them.
+        return await _add_one_by_one(client, wanted)
+    existing = {**listed.system_attributes, **listed.custom_attributes}
+    for name, value_type in wanted.items():
+        if name in existing and existing[name] != value_type:
+            raise SearchAttributeConflict(
+                f"search attribute {name} is registered in namespace {client.namespace!r} as "
+                f"{IndexedValueType.Name(existing[name])}, but Kuayue needs {IndexedValueType.Name(value_type)}; "
+                "a namespace cannot change an attribute's type: use a fresh namespace or database file"
+            )
+    missing = {name: value_type for name, value_type in wanted.items() if name not in existing}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    return sorted(missing)
+
+
+async def _add_one_by_one(client: Client, wanted: dict[str, IndexedValueType.ValueType]) -> list[str]:
+    added: list[str] = []
+    for name, value_type in wanted.items():
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=client.namespace, search_attributes={name: value_type})
+            )
+        except RPCError as err:
+            # Without a listing, ALREADY_EXISTS is how we learn it is there; its type cannot be checked.
+            if err.status != RPCStatusCode.ALREADY_EXISTS:
+                raise
+        else:
+            added.append(name)
+    return added

@@ -1,0 +1,164 @@
+"""The schema: the append-only `events` archive, the `deals` read model and the `notifications` outbox.
+
+The archive is the truth; `deals` and `notifications` are derived and could be rebuilt from it, so
+nothing in the archive points at them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Dialect,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import DateTime, TypeDecorator
+
+from domain.events import Event
+
+# Named constraints, so later Alembic migrations can drop or alter them by name on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend.
+
+    PostgreSQL keeps `timestamptz`; SQLite has no time zone, so the value is stored as UTC wall time
+    and UTC is attached again on the way out. A naive value is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused; store aware UTC times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class EventRecord(Base):
+    """One archived domain event. Rows are inserted, never updated or deleted.
+
+    `payload` is the event's canonical JSON exactly as hashed; the other columns repeat parts of it
+    for queries and are checked against it by `store.chain.verify_chain`. See `store.chain` for
+    how `prev_hash` and `hash` are computed.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("deal_id", "seq"),
+        CheckConstraint("seq >= 1", name="seq_positive"),
+    )
+
+    # A global append position, so a projector can follow every deal with one cursor.
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    deal_id: Mapped[str] = mapped_column(String)
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_id: Mapped[str] = mapped_column(String)
+    actor_role: Mapped[str] = mapped_column(String(32))
+    command_id: Mapped[str | None] = mapped_column(String)
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+def event_columns(event: Event) -> dict[str, Any]:
+    """The columns an archived event repeats from its payload, by column name."""
+    return {
+        "deal_id": event.deal_id,
+        "seq": event.seq,
+        "type": event.type,
+        "occurred_at": event.occurred_at,
+        "actor_id": event.actor.id,
+        "actor_role": event.actor.role.value,
+        "command_id": event.command_id,
+    }
+
+
+class DealRecord(Base):
+    """One row per deal: the fields of `domain.projection.DealSummary`, plus when the row last changed."""
+
+    __tablename__ = "deals"
+    __table_args__ = (
+        Index(None, "broker_id", "stage"),
+        Index(None, "centre_id", "stage"),
+        Index(None, "stage_due_at"),
+    )
+
+    deal_id: Mapped[str] = mapped_column(String, primary_key=True)
+    title: Mapped[str] = mapped_column(String)
+    enterprise_name: Mapped[str] = mapped_column(String)
+    stage: Mapped[str] = mapped_column(String(32))
+    broker_id: Mapped[str] = mapped_column(String)
+    centre_id: Mapped[str] = mapped_column(String)
+    industry_code: Mapped[str] = mapped_column(String(8))
+    region_code: Mapped[str] = mapped_column(String(6))
+    stage_entered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    stage_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    next_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    due_provisional: Mapped[bool]
+    escalation_level: Mapped[int] = mapped_column(Integer)
+    # Fen can pass 2**31 (about 2,147 万元), so money is 64-bit.
+    financing_need_fen: Mapped[int] = mapped_column(BigInteger)
+    committed_fen: Mapped[int] = mapped_column(BigInteger)
+    contract_value_fen: Mapped[int | None] = mapped_column(BigInteger)
+    technical_value_fen: Mapped[int | None] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    last_event_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NotificationRecord(Base):
+    """A reminder or escalation waiting to be read. Unique per cause and recipient, so a retried append adds nothing."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("deal_id", "seq", "kind", "recipient_id"),
+        # Every notification is caused by an archived event.
+        ForeignKeyConstraint(["deal_id", "seq"], ["events.deal_id", "events.seq"]),
+        Index(None, "recipient_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    deal_id: Mapped[str] = mapped_column(String)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient_role: Mapped[str] = mapped_column(String(32))
+    recipient_id: Mapped[str] = mapped_column(String)
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

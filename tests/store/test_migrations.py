@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from store.db import alembic_config, make_engine, migrate
+from store.models import Base
+from store.testing import BACKENDS, Backend, temporary_database
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migrations_take_an_empty_database_to_the_models_and_back(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # migrate() must not depend on the working directory
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with temporary_database(backend) as url:
+        engine = make_engine(url)
+        try:
+            migrate(url)
+            with engine.connect() as connection:
+                context = MigrationContext.configure(connection)
+                assert context.get_current_revision() == head
+                assert compare_metadata(context, Base.metadata) == []
+
+            command.downgrade(alembic_config(url), "base")
+            assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+
+            migrate(url)
+            assert set(inspect(engine).get_table_names()) == {"alembic_version", "events", "deals", "notifications"}
+        finally:
+            engine.dispose()

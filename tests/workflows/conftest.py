@@ -1,0 +1,68 @@
+"""A running Kuayue worker (real activities, real database) on the test Temporal server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+import starter
+from domain.commands import Command, OpenDeal
+from domain.events import Event
+from domain.projection import DealSummary
+from store.db import make_engine, make_session_factory
+from store.queries import deal_row, events_of
+from tests.factories import open_command
+from worker import build_worker
+from workflows.messages import Answer, workflow_id
+
+
+@dataclass
+class Kuayue:
+    client: Client
+    task_queue: str
+    sessions: sessionmaker[Session]
+    search_attributes: bool = True
+    max_events_per_run: int = 0
+
+    async def open(self, path: Path) -> tuple[OpenDeal, WorkflowHandle[Any, Any]]:
+        cmd = open_command(path, deal_id=f"{path.stem[:8]}-{uuid.uuid4().hex[:8]}")
+        handle = await starter.start_deal(
+            self.client,
+            cmd,
+            self.task_queue,
+            max_events_per_run=self.max_events_per_run,
+            search_attributes=self.search_attributes,
+        )
+        return cmd, handle
+
+    async def act(self, deal_id: str, command: Command) -> Answer:
+        return await starter.send_command(self.client, deal_id, command)
+
+    def archive(self, deal_id: str) -> list[Event]:
+        with self.sessions() as s:
+            return events_of(s, deal_id)
+
+    def row(self, deal_id: str) -> DealSummary | None:
+        with self.sessions() as s:
+            return deal_row(s, deal_id)
+
+    async def history_length(self, deal_id: str) -> int:
+        history = await self.client.get_workflow_handle(workflow_id(deal_id)).fetch_history()
+        return len(history.events)
+
+
+@pytest.fixture
+async def kuayue(temporal_env: WorkflowEnvironment, db_url: str, task_queue: str) -> AsyncIterator[Kuayue]:
+    engine = make_engine(db_url)
+    worker = build_worker(temporal_env.client, task_queue, db_url)
+    async with worker:
+        yield Kuayue(temporal_env.client, task_queue, make_session_factory(engine))
+    engine.dispose()

@@ -1,0 +1,28 @@
+"""Every recorded history in tests/histories/ replays with today's workflow code (non-determinism fails CI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from kuayue.temporal import sandbox_runner
+from workflows.deal import DealWorkflow
+
+HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
+
+
+def test_there_are_histories_of_every_kind_to_replay() -> None:
+    names = {p.name for p in HISTORIES}
+    assert {"v1-ladder-run1.json", "v1-continue-as-new-run2.json", "v1-fuzhou-ultrasonic-spindle-run1.json"} <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_recorded_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+    replayer = Replayer(workflows=[DealWorkflow], workflow_runner=sandbox_runner(), data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"

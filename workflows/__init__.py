@@ -1,0 +1,1 @@
+"""Temporal workflows: orchestration only; every business decision is a call into `domain`."""

@@ -1,0 +1,255 @@
+"""DealWorkflow: one durable, event-sourced workflow per technology-transfer deal.
+
+Orchestration only. Each command goes through `domain.decide`; the events it returns are recorded by
+the archive activity before the workflow's state moves on, so the archive never lags an answer the
+broker has seen. The deal's own clock (reminders, escalations, lapse) comes from `domain.next_due`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.actors import TIMER
+    from domain.commands import Command, Context, FireLadderStep, LapseDeal
+    from domain.decider import allowed_commands, decide, fold, next_due, plan_request
+    from domain.errors import DomainError
+    from domain.events import Event
+    from domain.projection import AppendRequest, notifications, summarize
+    from domain.sla import DeadlinePlan, LadderStep
+    from domain.state import DealState, initial_state, is_terminal
+    from workflows import search_attributes as sa
+    from workflows.messages import (
+        ALLOWED_QUERY,
+        EVENTS_QUERY,
+        EXECUTE_UPDATE,
+        STATE_QUERY,
+        WORKFLOW_NAME,
+        AllowedRequest,
+        Answer,
+        Carry,
+        CommandRequest,
+        DealInput,
+        DealOutcome,
+        EventsPage,
+        EventsRequest,
+    )
+
+ARCHIVE_APPEND = "archive.append"
+DEADLINES_PLAN = "deadlines.plan"
+
+# How many answers and events a run keeps (and hands across continue-as-new); older ones are in the archive.
+ANSWERS_KEPT = 500
+EVENTS_KEPT = 500
+
+_ARCHIVE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["ArchiveConflict", "ArchiveGap"],
+)
+_PLAN_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["NoBudget"])
+
+
+class ArchiveMismatch(Exception):
+    """The archive holds different content at a seq the workflow is writing.
+
+    Deliberately not an ApplicationError: it fails the workflow task, so the deal stops where it is,
+    visibly, and resumes only when an operator has resolved the conflict. Never a silent overwrite.
+    """
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class DealWorkflow:
+    @workflow.init
+    def __init__(self, input: DealInput) -> None:
+        carry = input.carry
+        self._state: DealState = carry.state if carry else initial_state()
+        self._answers: dict[str, Answer] = {a.command_id: a for a in carry.answers} if carry else {}
+        self._events: deque[Event] = deque(carry.recent_events if carry else (), maxlen=EVENTS_KEPT)
+        self._events_this_run = 0
+        self._lock = asyncio.Lock()  # commands and timers change the deal one at a time, in order
+        self._changed = False
+        self._input = input
+        # Commands can arrive in the same task as the start, before the opening events are recorded:
+        # they are validated against the deal as it will be once open, and wait for that to happen.
+        self._opening: DealState | None = None
+        if input.open is not None and self._state.stage is None:
+            try:
+                self._opening = fold(decide(self._state, input.open, Context(now=workflow.now())))
+            except DomainError:
+                self._opening = None  # run() fails the workflow with the domain's message
+
+    @workflow.run
+    async def run(self, input: DealInput) -> DealOutcome:
+        if input.open is not None and self._state.stage is None:
+            try:
+                await self._execute(input.open)
+            except DomainError as e:
+                raise ApplicationError(e.message, type=e.code, non_retryable=True) from e
+        while not is_terminal(self._state):
+            if self._should_continue_as_new():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    DealInput(
+                        carry=Carry(
+                            state=self._state,
+                            answers=tuple(self._answers.values())[-ANSWERS_KEPT:],
+                            recent_events=tuple(self._events),
+                        ),
+                        max_events_per_run=input.max_events_per_run,
+                        upsert_search_attributes=input.upsert_search_attributes,
+                    )
+                )
+            await self._wait_for_change_or_due()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        assert self._state.stage is not None
+        return DealOutcome(deal_id=self._state.deal_id, stage=self._state.stage, seq=self._state.seq)
+
+    async def _wait_for_change_or_due(self) -> None:
+        due = next_due(self._state)
+        self._changed = False
+        if due is not None:
+            remaining = (due.at - workflow.now()).total_seconds()
+            if remaining > 0:
+                try:
+                    await workflow.wait_condition(lambda: self._changed, timeout=remaining)
+                    return
+                except TimeoutError:
+                    pass
+            await self._fire(due.step)
+        else:
+            await workflow.wait_condition(lambda: self._changed or self._should_continue_as_new())
+
+    async def _fire(self, step: LadderStep | None) -> None:
+        """The deal's clock is due: send the ladder step, or lapse the deal after long inactivity."""
+        s = self._state
+        cid = f"timer:{s.stage}:{step or 'lapse'}:{s.seq}"
+        command: Command
+        if step is None:
+            assert s.last_activity_at is not None
+            days = (workflow.now() - s.last_activity_at).days
+            command = LapseDeal(command_id=cid, actor=TIMER, inactive_days=days)
+        else:
+            command = FireLadderStep(command_id=cid, actor=TIMER, step=step)
+        try:
+            await self._execute(command)
+        except DomainError as e:
+            # A command that was waiting on the lock may have moved the deal on (e.g. a new stage):
+            # the timer is then simply stale.
+            workflow.logger.info("timer no longer applies", extra={"code": e.code, "deal_id": s.deal_id})
+
+    def _should_continue_as_new(self) -> bool:
+        limit = self._input.max_events_per_run
+        if limit and self._events_this_run >= limit:
+            return True
+        return workflow.info().is_continue_as_new_suggested()
+
+    # ------------------------------------------------------------------------------------ commands
+
+    @workflow.update(name=EXECUTE_UPDATE)
+    async def execute(self, request: CommandRequest) -> Answer:
+        await workflow.wait_condition(lambda: self._state.stage is not None)
+        try:
+            return await self._execute(request.command)
+        except DomainError as e:
+            # The deal moved between validation and execution (another command got there first).
+            raise ApplicationError(e.message, type=e.code, non_retryable=True) from e
+
+    @execute.validator
+    def _validate(self, request: CommandRequest) -> None:
+        if request.command.command_id in self._answers:
+            return  # a retry: answered from memory, adds nothing
+        state = self._state if self._state.stage is not None or self._opening is None else self._opening
+        try:
+            decide(state, request.command, Context(now=workflow.now()))
+        except DomainError as e:
+            raise ApplicationError(e.message, type=e.code, non_retryable=True) from e
+
+    async def _execute(self, command: Command) -> Answer:
+        async with self._lock:
+            if command.command_id in self._answers:
+                return self._answers[command.command_id]
+            before = self._state
+            now = workflow.now()
+            events = decide(before, command, Context(now=now))
+            request = plan_request(before, events)
+            if request is not None:
+                plan = await workflow.execute_activity(
+                    DEADLINES_PLAN,
+                    request,
+                    result_type=DeadlinePlan,
+                    start_to_close_timeout=timedelta(seconds=10),
+                    retry_policy=_PLAN_RETRY,
+                )
+                events = decide(before, command, Context(now=now, plan=plan))
+            after = fold(events, before)
+            await self._append(after, events)
+            self._state = after
+            self._events.extend(events)
+            self._events_this_run += len(events)
+            assert after.stage is not None
+            answer = Answer(command_id=command.command_id, seq=after.seq, stage=after.stage, events=tuple(events))
+            self._remember(answer)
+            self._upsert_search_attributes()
+            self._changed = True
+            return answer
+
+    async def _append(self, after: DealState, events: list[Event]) -> None:
+        request = AppendRequest(
+            deal_id=after.deal_id,
+            events=tuple(events),
+            summary=summarize(after),
+            notifications=tuple(notifications(after, events)),
+        )
+        try:
+            await workflow.execute_activity(
+                ARCHIVE_APPEND,
+                request,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_ARCHIVE_RETRY,
+            )
+        except ActivityError as e:
+            raise ArchiveMismatch(f"archive refused events {events[0].seq}..{events[-1].seq}: {e.cause}") from e
+
+    def _remember(self, answer: Answer) -> None:
+        self._answers[answer.command_id] = answer
+        while len(self._answers) > ANSWERS_KEPT:
+            del self._answers[next(iter(self._answers))]
+
+    def _upsert_search_attributes(self) -> None:
+        if not self._input.upsert_search_attributes:
+            return
+        s = summarize(self._state)
+        updates: list[SearchAttributeUpdate[Any]] = [
+            sa.STAGE.value_set(s.stage.value),
+            sa.BROKER.value_set(s.broker_id),
+            sa.CENTRE.value_set(s.centre_id),
+            sa.INDUSTRY.value_set(s.industry_code),
+            sa.REGION.value_set(s.region_code),
+            sa.ESCALATION_LEVEL.value_set(s.escalation_level),
+            sa.NEXT_DUE.value_set(s.next_due_at) if s.next_due_at else sa.NEXT_DUE.value_unset(),
+        ]
+        workflow.upsert_search_attributes(updates)
+
+    # ------------------------------------------------------------------------------------- queries
+
+    @workflow.query(name=STATE_QUERY)
+    def state(self) -> DealState:
+        return self._state
+
+    @workflow.query(name=EVENTS_QUERY)
+    def events(self, request: EventsRequest) -> EventsPage:
+        first = self._events[0].seq if self._events else self._state.seq + 1
+        return EventsPage(events=tuple(e for e in self._events if e.seq > request.since_seq), first_held_seq=first)
+
+    @workflow.query(name=ALLOWED_QUERY)
+    def allowed(self, request: AllowedRequest) -> list[str]:
+        return allowed_commands(self._state, request.actor)

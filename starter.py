@@ -31,6 +31,7 @@ from workflows.messages import (
     Answer,
     CommandRequest,
     DealInput,
+    DealOutcome,
     EventsPage,
     EventsRequest,
     workflow_id,
@@ -72,20 +73,30 @@ def _validation_message(what: str, error: ValidationError) -> str:
 
 
 async def start_deal(
-    client: Client, command: OpenDeal, task_queue: str, *, max_events_per_run: int = 0, search_attributes: bool = True
+    client: Client,
+    command: OpenDeal,
+    task_queue: str,
+    *,
+    max_events_per_run: int = 0,
+    search_attributes: bool = True,
+    wait_open: bool = True,
 ) -> WorkflowHandle[Any, Any]:
-    """Start the deal's workflow; refuse (naming the existing run) if a deal with this id was ever started."""
+    """Start the deal's workflow; refuse (naming the existing run) if a deal with this id was ever started.
+
+    With `wait_open`, return once the opening events are archived, so the deal is in every list at once.
+    """
     try:
         decide(initial_state(), command, Context(now=datetime.now(UTC)))  # refuse bad input before starting anything
     except DomainError as e:
         raise CommandRejected(e.code, e.message) from e
     wid = workflow_id(command.deal_id)
     try:
-        return await client.start_workflow(
+        handle = await client.start_workflow(
             WORKFLOW_NAME,
             DealInput(open=command, max_events_per_run=max_events_per_run, upsert_search_attributes=search_attributes),
             id=wid,
             task_queue=task_queue,
+            result_type=DealOutcome,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
@@ -97,6 +108,9 @@ async def start_deal(
             f"案件 {command.deal_id} 已存在：工作流 {wid}（run {desc.run_id}，状态 {desc.status.name if desc.status else '?'}），"
             "不能以同一编号再建案件",
         ) from e
+    if wait_open:
+        await wait_until_open(client, command.deal_id)
+    return handle
 
 
 async def wait_until_open(client: Client, deal_id: str, timeout: float = 30.0) -> DealState:
@@ -165,3 +179,86 @@ async def list_deals(client: Client, stage: str | None = None, query: str | None
     async for wf in client.list_workflows(" AND ".join(clauses)):
         attrs = {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in wf.search_attributes.items()}
         yield {"workflow_id": wf.id, "status": wf.status.name if wf.status else "?", **attrs}
+
+
+# --------------------------------------------------------------------------------------------- CLI
+
+DEFAULT_ACTOR = "operator:hub_admin:hub"
+
+
+def parse_actor(text: str) -> Actor:
+    """`ID:ROLE[:CENTRE]`, e.g. `ja-broker-liu:broker:ja-centre`; roles: broker, manager, hub_admin, auditor."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise CommandRejected("invalid_actor", f"身份「{text}」格式应为 ID:角色[:中心]，如 ja-broker-liu:broker:ja-centre")
+    try:
+        return Actor(id=parts[0], role=parts[1], centre_id=parts[2] if len(parts) == 3 else None)  # type: ignore[arg-type]
+    except ValidationError as e:
+        raise CommandRejected("invalid_actor", _validation_message("身份", e)) from e
+
+
+def add_deal_commands(subparsers: Any) -> None:
+    """Register `deal start|show|act|list|events` on an argparse subparsers object."""
+    deal = subparsers.add_parser("deal", help="start, inspect and advance deals")
+    deal.add_argument("--as", dest="actor", default=None, help=f"who acts, ID:ROLE[:CENTRE] (default $KUAYUE_ACTOR or {DEFAULT_ACTOR})")
+    sub = deal.add_subparsers(dest="deal_command", required=True)
+    start = sub.add_parser("start", help="start a deal from a JSON file {deal_id, demand, broker, centre}")
+    start.add_argument("files", nargs="+", type=Path)
+    show = sub.add_parser("show", help="a deal's current state and the commands allowed now")
+    show.add_argument("deal_id")
+    act = sub.add_parser("act", help="send a command, e.g. `kuayue deal act JA-2026-001 ValidateDemand payload.json`")
+    act.add_argument("deal_id")
+    act.add_argument("command_type")
+    act.add_argument("payload", nargs="?", type=Path, help="JSON file with the command's fields (default: none)")
+    act.add_argument("--command-id", help="client command id; repeat it to retry safely (default: a new uuid)")
+    events = sub.add_parser("events", help="a deal's events since a seq")
+    events.add_argument("deal_id")
+    events.add_argument("--since", type=int, default=0)
+    listing = sub.add_parser("list", help="deals as Temporal's visibility sees them")
+    listing.add_argument("--stage", help="e.g. MATCHING")
+    listing.add_argument("--query", help="extra visibility query, e.g. \"KuayueCentre = 'hub'\"")
+    deal.set_defaults(handler=run_deal_command)
+
+
+async def run_deal_command(args: Any) -> int:
+    import os
+
+    from kuayue.settings import Settings
+    from kuayue.temporal import connect
+
+    settings = Settings.from_env()
+    try:
+        actor = parse_actor(args.actor or os.environ.get("KUAYUE_ACTOR") or DEFAULT_ACTOR)
+        client = await connect(settings)
+        return await _dispatch(client, settings.task_queue, actor, args)
+    except CommandRejected as e:
+        print(f"拒绝 [{e.code}] {e.message}")
+        return 2
+
+
+async def _dispatch(client: Client, task_queue: str, actor: Actor, args: Any) -> int:
+    match args.deal_command:
+        case "start":
+            for path in args.files:
+                command = load_open_command(path, actor)
+                handle = await start_deal(client, command, task_queue)
+                print(f"已创建案件 {command.deal_id}（工作流 {handle.id}）")
+        case "show":
+            state = await deal_state(client, args.deal_id)
+            print(state.model_dump_json(indent=2, exclude_none=True))
+            print("当前可执行：", ", ".join(await allowed_commands(client, args.deal_id, actor)) or "（无）")
+        case "act":
+            payload = json.loads(args.payload.read_text(encoding="utf-8")) if args.payload else {}
+            command = parse_command(args.command_type, payload, actor, args.command_id)
+            answer = await send_command(client, args.deal_id, command)
+            for e in answer.events:
+                print(f"#{e.seq} {e.type} {e.payload.model_dump_json(exclude={'type'})}")
+            print(f"案件 {args.deal_id} 现处于 {answer.stage}（seq {answer.seq}）")
+        case "events":
+            page = await deal_events(client, args.deal_id, args.since)
+            for e in page.events:
+                print(e.model_dump_json())
+        case "list":
+            async for d in list_deals(client, args.stage, args.query):
+                print(json.dumps(d, ensure_ascii=False, default=str))
+    return 0

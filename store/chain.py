@@ -43,13 +43,17 @@ def verify_chain(session: Session, deal_id: str) -> list[str]:
     for row in rows:
         where = f"deal {deal_id} seq {row.seq}"
         if row.seq != expected_seq:
-            problems.append(f"{where}: expected seq {expected_seq}; events {expected_seq}..{row.seq - 1} are missing")
+            missing = f"seq {expected_seq} is" if row.seq == expected_seq + 1 else f"seqs {expected_seq}..{row.seq - 1} are"
+            problems.append(f"{where}: {missing} missing before it")
         if row.prev_hash != expected_prev:
             problems.append(f"{where}: prev_hash {row.prev_hash} does not match the previous event's hash {expected_prev}")
         # Recompute from the previous row's hash, so a changed row is reported once, at itself.
         recomputed = chain_hash(expected_prev, row.payload)
         if row.hash != recomputed:
-            problems.append(f"{where}: stored hash {row.hash} differs from recomputed {recomputed}; the payload was changed")
+            problems.append(
+                f"{where}: stored hash {row.hash} differs from recomputed {recomputed}; "
+                "this payload or an earlier hash was changed"
+            )
         problems.extend(f"{where}: {p}" for p in _payload_problems(row))
         expected_prev = row.hash
         expected_seq = row.seq + 1

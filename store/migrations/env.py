@@ -7,16 +7,19 @@ Programmatic runs (`store.db.migrate`) pass the URL in `config.attributes["url"]
 from __future__ import annotations
 
 from logging.config import fileConfig
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import text
 from sqlalchemy.pool import NullPool
 
 from store.db import database_url, make_engine
 from store.models import Base, UtcDateTime
 
 config = context.config
+# Any fixed number, the same for every process that migrates this database.
+_MIGRATION_LOCK_KEY = 0x4B7559
 if config.config_file_name is not None and config.file_config.has_section("loggers"):
     fileConfig(config.config_file_name)
 
@@ -26,7 +29,7 @@ def _url() -> str:
     return str(url)
 
 
-def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # A migration must keep working after the application's types change, so it gets the plain type.
     if type_ == "type" and isinstance(obj, UtcDateTime):
         return "sa.DateTime(timezone=True)"
@@ -56,6 +59,9 @@ def run_migrations_online() -> None:
         with engine.connect() as connection:
             _configure(connection=connection)
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # Every worker migrates at start-up; the lock makes simultaneous starts take turns.
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
                 context.run_migrations()
     finally:
         engine.dispose()

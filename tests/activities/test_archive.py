@@ -56,7 +56,7 @@ async def _append(archive: EventArchive, request: AppendRequest) -> AppendResult
 def _rows(session_factory: sessionmaker[Session], model: type[Base]) -> list[dict[str, Any]]:
     """Every row of a table as column values, for before/after comparisons."""
     with session_factory() as session:
-        table = model.__table__
+        table = Base.metadata.tables[model.__tablename__]
         return [dict(row._mapping) for row in session.execute(select(table).order_by(*table.primary_key.columns))]
 
 

@@ -7,8 +7,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.projection import DealSummary
 from store.db import DEFAULT_DATABASE_URL, REPO_ROOT, database_url, make_engine
-from store.models import NotificationRecord
+from store.models import DealRecord, NotificationRecord
+from store.queries import StoredNotification
 from tests.store.samples import SAMPLE_START
 
 
@@ -45,3 +47,9 @@ def test_a_notification_needs_its_archived_event(session_factory: sessionmaker[S
                 created_at=SAMPLE_START,
             )
         )
+
+
+def test_the_read_model_tables_hold_exactly_the_domain_fields() -> None:
+    # The archive writes DealSummary and Notification field by field; a new field needs a migration.
+    assert set(DealRecord.__table__.columns.keys()) == set(DealSummary.model_fields) | {"updated_at"}
+    assert set(NotificationRecord.__table__.columns.keys()) == set(StoredNotification.model_fields)

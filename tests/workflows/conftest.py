@@ -66,3 +66,35 @@ async def kuayue(temporal_env: WorkflowEnvironment, db_url: str, task_queue: str
     async with worker:
         yield Kuayue(temporal_env.client, task_queue, make_session_factory(engine))
     engine.dispose()
+
+# --- temporary fixtures until tests/conftest.py lands
+import sys as _sys
+from pathlib import Path as _P
+from temporalio.contrib.pydantic import pydantic_data_converter as _pdc
+from store.testing import temporary_database as _tdb
+from workflows import search_attributes as _sa
+
+
+@pytest.fixture(scope="session")
+async def temporal_env():
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(_P(_sys.executable).parent / "temporal"), data_converter=_pdc, search_attributes=_sa.ALL)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env():
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(_P(_sys.executable).parent / "temporal-test-server"), data_converter=_pdc)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session", params=["postgresql"])
+def db_url(request):
+    with _tdb(request.param) as url:
+        yield url
+
+
+@pytest.fixture
+def task_queue():
+    return f"tq-{uuid.uuid4()}"

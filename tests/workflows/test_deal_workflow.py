@@ -18,7 +18,7 @@ from domain.state import DealState
 from examples.lifecycle import broker_actor, lifecycle
 from tests.factories import AUDITOR, EXAMPLE_FILES, contract, terms
 from tests.workflows.conftest import Kuayue
-from workflows.messages import workflow_id
+from workflows.messages import DealOutcome, workflow_id
 
 FUZHOU = next(p for p in EXAMPLE_FILES if "fuzhou" in p.name)
 
@@ -131,7 +131,7 @@ async def test_continue_as_new_mid_deal_loses_nothing(kuayue: Kuayue) -> None:
     cmd, handle = await kuayue.open(FUZHOU)
     for command in lifecycle(cmd):
         await kuayue.act(cmd.deal_id, command)
-    outcome = await kuayue.client.get_workflow_handle(workflow_id(cmd.deal_id)).result()
+    outcome = await kuayue.client.get_workflow_handle(workflow_id(cmd.deal_id), result_type=DealOutcome).result()
     archived = kuayue.archive(cmd.deal_id)
     assert outcome.stage == Stage.SIGNED and [e.seq for e in archived] == list(range(1, outcome.seq + 1))
     runs = [w async for w in kuayue.client.list_workflows(f"WorkflowId = '{workflow_id(cmd.deal_id)}'")]

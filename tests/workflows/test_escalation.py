@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -36,6 +36,11 @@ async def skipping(time_skipping_env: WorkflowEnvironment, db_url: str) -> Async
     engine.dispose()
 
 
+def on_time(fired_at: datetime, due_at: datetime) -> bool:
+    """A timer fires at its moment, give or take the server's timer resolution (never early)."""
+    return timedelta(0) <= fired_at - due_at < timedelta(seconds=2)
+
+
 def working_days_between(start, end) -> int:  # type: ignore[no-untyped-def]
     """Working days after `start` up to and including `end`, counted with chinese_calendar directly."""
     days, d = 0, start
@@ -62,7 +67,8 @@ async def test_each_step_fires_at_its_planned_moment_and_an_extension_moves_the_
     # Skip to just past the 50 % reminder: it fires once, at its planned moment, to the broker.
     await time_skipping_env.sleep(plan.due_at(LadderStep.REMINDER_50) - plan.started_at + timedelta(minutes=1))
     fired = [e for e in skipping.archive(deal) if isinstance(e.payload, ReminderSent)]
-    assert [(e.payload.step, e.occurred_at) for e in fired] == [(LadderStep.REMINDER_50, plan.due_at(LadderStep.REMINDER_50))]  # type: ignore[union-attr]
+    assert [e.payload.step for e in fired] == [LadderStep.REMINDER_50]  # type: ignore[union-attr]
+    assert on_time(fired[0].occurred_at, plan.due_at(LadderStep.REMINDER_50))
 
     # The manager extends by 5 working days: the remaining steps move, the fired one stays fired.
     answer = await skipping.act(deal, ExtendDeadline(command_id="ext", actor=manager_of(cmd), working_days=5, reason="企业补充检测报告"))
@@ -76,7 +82,7 @@ async def test_each_step_fires_at_its_planned_moment_and_an_extension_moves_the_
     ladder = [e for e in skipping.archive(deal) if isinstance(e.payload, ReminderSent | Escalated)]
     assert [e.payload.step for e in ladder] == list(LadderStep)  # type: ignore[union-attr]
     for e in ladder[1:]:
-        assert e.occurred_at == moved.due_at(e.payload.step)  # type: ignore[union-attr]
+        assert on_time(e.occurred_at, moved.due_at(e.payload.step))  # type: ignore[union-attr]
     row = skipping.row(deal)
     assert row is not None and row.escalation_level == 2
 
@@ -100,4 +106,4 @@ async def test_a_stage_change_cancels_the_old_ladder(skipping: Kuayue, time_skip
     assert late == []
     matching_plan = next(e.payload.plan for e in archived if getattr(e.payload, "stage", None) == Stage.MATCHING)  # type: ignore[union-attr]
     fired = [e for e in archived if isinstance(e.payload, ReminderSent)]
-    assert all(e.occurred_at == matching_plan.due_at(e.payload.step) for e in fired)  # type: ignore[union-attr]
+    assert all(on_time(e.occurred_at, matching_plan.due_at(e.payload.step)) for e in fired)  # type: ignore[union-attr]

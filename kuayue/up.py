@@ -1,0 +1,73 @@
+"""`kuayue up`: the embedded default in one process tree — dev server, worker, the example deals.
+
+Running it again resumes the same deals from the dev server's SQLite file: deals that exist are
+left alone (never started twice), and the worker picks their timers and commands up where they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+import structlog
+
+import starter
+from kuayue.devserver import DevServerOptions, start_dev_server
+from kuayue.logging import configure_logging
+from kuayue.settings import REPO_ROOT, Settings
+from kuayue.temporal import connect
+from worker import build_worker
+from workflows.messages import workflow_id
+
+log = structlog.stdlib.get_logger(__name__)
+
+EXAMPLE_DEALS = REPO_ROOT / "examples" / "deals"
+
+
+async def up(settings: Settings | None = None, examples: Path = EXAMPLE_DEALS) -> int:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_format)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    server = await start_dev_server(DevServerOptions.for_settings(settings))
+    try:
+        client = await connect(settings, target_host=server.address)
+        worker = build_worker(client, settings.task_queue, settings.database_url)
+        async with worker:
+            actor = starter.parse_actor(starter.DEFAULT_ACTOR)
+            for path in sorted(examples.glob("*.json")):
+                command = starter.load_open_command(path, actor)
+                try:
+                    await starter.start_deal(client, command, settings.task_queue)
+                    print(f"  已创建案件 {command.deal_id}：{command.demand.title}")
+                except starter.CommandRejected as e:
+                    if e.code != "deal_exists":
+                        raise
+                    print(f"  已恢复案件 {command.deal_id}：{command.demand.title}")
+            _print_where_to_look(settings, server.ui_url)
+            await stop.wait()
+            print("\n正在停止 worker 与 Temporal 开发服务器……")
+    finally:
+        with contextlib.suppress(Exception):
+            await server.stop()
+    print("已停止。再次运行将从同一数据文件恢复全部案件。")
+    return 0
+
+
+def _print_where_to_look(settings: Settings, ui_url: str | None) -> None:
+    ui = ui_url or f"the Temporal Web UI of {settings.temporal_address}"
+    print(
+        f"""
+Kuayue 跨越 is up.
+  Temporal Web UI:   {ui}/namespaces/{settings.temporal_namespace}/workflows
+                     (deals are workflows "{workflow_id('<deal id>')}", with search attributes KuayueStage, KuayueBroker, …)
+  Deals from the CLI: .venv/bin/kuayue deal list        .venv/bin/kuayue deal show JA-2026-001
+  Read model:        {settings.database_url}
+  Data folder:       {settings.data_dir}
+Press Ctrl-C to stop; running again resumes the same deals."""
+    )

@@ -117,13 +117,15 @@ async def wait_until_open(client: Client, deal_id: str, timeout: float = 30.0) -
     """The deal's state once its opening events (with the first stage's deadlines) are recorded."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    pause = 0.005
     while True:
         state = await deal_state(client, deal_id)
         if state.stage is not None:
             return state
         if loop.time() > deadline:
             raise TimeoutError(f"案件 {deal_id} 在 {timeout:.0f} 秒内未完成创建；请检查 worker 是否在运行")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 async def send_command(client: Client, deal_id: str, command: Command) -> Answer:

@@ -72,7 +72,7 @@ async def run_kuayue(client: Client, scripts: list[tuple[OpenDeal, list[Command]
     async def one(cmd: OpenDeal, commands: list[Command]) -> None:
         async with gate:
             shape: list[bool] = []
-            handle = await starter.start_deal(client, cmd, queue)
+            handle = await starter.start_deal(client, cmd, queue, wait_open=False)
             for command in commands:
                 t0 = time.perf_counter()
                 answer = await starter.send_command(client, cmd.deal_id, command)

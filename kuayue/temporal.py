@@ -46,7 +46,7 @@ async def connect(settings: Settings | None = None, **overrides: Any) -> Client:
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
     """The workflow runner for every Kuayue worker and replayer: the default sandbox plus our passthrough modules."""
-    restrictions = SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH_MODULES)
+    restrictions = SandboxRestrictions.default.with_passthrough_all_modules()
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
 

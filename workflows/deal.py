@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -59,17 +59,20 @@ _PLAN_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_
 
 
 # Patch ids of guarded workflow changes (see docs/versioning.md); each stays until no history needs the old branch.
-LOCAL_ACTIVITIES_PATCH = "local-activities-2026-11"
+# LEAN_COMMANDS_PATCH: plan and append run as local activities (in the same workflow task, on the same worker,
+# saving a round trip through the server on every command a broker waits for), and the deal keeps one durable
+# timer per due moment instead of a new timer per command. Histories from before it (tests/histories/v1-*)
+# scheduled ordinary activities and a timer per wait, and replay through the old branches.
+LEAN_COMMANDS_PATCH = "lean-commands-2026-11"
+
+
+def _lean() -> bool:
+    return workflow.patched(LEAN_COMMANDS_PATCH)
 
 
 async def _activity(name: str, arg: object, result_type: type | None, timeout: timedelta, retry: RetryPolicy) -> Any:
-    """Run one of the deal's short activities (plan, append).
-
-    Since LOCAL_ACTIVITIES_PATCH they run as local activities: in the same workflow task, on the same
-    worker, which saves a round trip through the server per command (a broker waits for each one).
-    Histories recorded before the patch scheduled ordinary activities and must replay the same way.
-    """
-    if workflow.patched(LOCAL_ACTIVITIES_PATCH):
+    """Run one of the deal's short activities (plan, append)."""
+    if _lean():
         return await workflow.execute_local_activity(
             name, arg, result_type=result_type, start_to_close_timeout=timeout, retry_policy=retry
         )
@@ -96,6 +99,8 @@ class DealWorkflow:
         self._lock = asyncio.Lock()  # commands and timers change the deal one at a time, in order
         self._changed = False
         self._input = input
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_at: datetime | None = None
         # Commands can arrive in the same task as the start, before the opening events are recorded:
         # they are validated against the deal as it will be once open, and wait for that to happen.
         self._opening: DealState | None = None
@@ -132,6 +137,24 @@ class DealWorkflow:
         return DealOutcome(deal_id=self._state.deal_id, stage=self._state.stage, seq=self._state.seq)
 
     async def _wait_for_change_or_due(self) -> None:
+        if not _lean():
+            await self._wait_for_change_or_due_v1()
+            return
+        due = next_due(self._state)
+        self._changed = False
+        if due is not None and due.at <= workflow.now():
+            await self._fire(due.step)
+            return
+        self._arm_timer(due.at if due else None)
+        timer = self._timer
+        await workflow.wait_condition(
+            lambda: self._changed or self._should_continue_as_new() or (timer is not None and timer.done())
+        )
+        if timer is not None and timer.done():
+            self._timer, self._timer_at = None, None
+
+    async def _wait_for_change_or_due_v1(self) -> None:
+        """Before LEAN_COMMANDS_PATCH: a new timer for every wait, cancelled when a command arrives."""
         due = next_due(self._state)
         self._changed = False
         if due is not None:
@@ -145,6 +168,20 @@ class DealWorkflow:
             await self._fire(due.step)
         else:
             await workflow.wait_condition(lambda: self._changed or self._should_continue_as_new())
+
+    def _arm_timer(self, at: datetime | None) -> None:
+        """Keep one durable timer for the deal's next due moment; replace it only when that moment moves.
+
+        Most commands leave the next due moment where it was, so they add no timer events to the history.
+        """
+        if at == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = None, None
+        if at is not None:
+            self._timer = asyncio.create_task(asyncio.sleep((at - workflow.now()).total_seconds()))
+            self._timer_at = at
 
     async def _fire(self, step: LadderStep | None) -> None:
         """The deal's clock is due: send the ladder step, or lapse the deal after long inactivity."""

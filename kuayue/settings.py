@@ -20,7 +20,8 @@ LogFormat: TypeAlias = Literal["json", "console"]
 LOG_FORMATS: tuple[LogFormat, ...] = get_args(LogFormat)
 
 # The repository root when installed editable (`pip install -e .`), which is how scripts/setup installs it.
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# No resolve(): this runs at import time, also inside Temporal's workflow sandbox, which forbids it.
+REPO_ROOT = Path(__file__).parent.parent
 DEFAULT_TASK_QUEUE = "kuayue-deals"
 DEFAULT_TEMPORAL_ADDRESS = "localhost:7233"
 DEFAULT_NAMESPACE = "default"

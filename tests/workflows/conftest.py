@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 import starter
@@ -31,6 +33,7 @@ class Kuayue:
     sessions: sessionmaker[Session]
     search_attributes: bool = True
     max_events_per_run: int = 0
+    started: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
 
     async def open(self, path: Path) -> tuple[OpenDeal, WorkflowHandle[Any, Any]]:
         cmd = open_command(path, deal_id=f"{path.stem[:8]}-{uuid.uuid4().hex[:8]}")
@@ -41,7 +44,14 @@ class Kuayue:
             max_events_per_run=self.max_events_per_run,
             search_attributes=self.search_attributes,
         )
+        self.started.append(handle)
         return cmd, handle
+
+    async def end_open_deals(self) -> None:
+        """Terminate the test's deals still running, so their timers do not outlive the worker."""
+        for handle in self.started:
+            with contextlib.suppress(RPCError):
+                await handle.terminate(reason="test finished")
 
     async def act(self, deal_id: str, command: Command) -> Answer:
         return await starter.send_command(self.client, deal_id, command)
@@ -64,37 +74,7 @@ async def kuayue(temporal_env: WorkflowEnvironment, db_url: str, task_queue: str
     engine = make_engine(db_url)
     worker = build_worker(temporal_env.client, task_queue, db_url)
     async with worker:
-        yield Kuayue(temporal_env.client, task_queue, make_session_factory(engine))
+        kuayue = Kuayue(temporal_env.client, task_queue, make_session_factory(engine))
+        yield kuayue
+        await kuayue.end_open_deals()
     engine.dispose()
-
-# --- temporary fixtures until tests/conftest.py lands
-import sys as _sys
-from pathlib import Path as _P
-from temporalio.contrib.pydantic import pydantic_data_converter as _pdc
-from store.testing import temporary_database as _tdb
-from workflows import search_attributes as _sa
-
-
-@pytest.fixture(scope="session")
-async def temporal_env():
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(_P(_sys.executable).parent / "temporal"), data_converter=_pdc, search_attributes=_sa.ALL)
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture(scope="session")
-async def time_skipping_env():
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(_P(_sys.executable).parent / "temporal-test-server"), data_converter=_pdc)
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture(scope="session", params=["postgresql"])
-def db_url(request):
-    with _tdb(request.param) as url:
-        yield url
-
-
-@pytest.fixture
-def task_queue():
-    return f"tq-{uuid.uuid4()}"

@@ -31,8 +31,9 @@ async def skipping(time_skipping_env: WorkflowEnvironment, db_url: str) -> Async
     queue = f"ladder-{uuid.uuid4()}"
     engine = make_engine(db_url)
     async with build_worker(time_skipping_env.client, queue, db_url):
-        # The Java test server has no advanced visibility, so deals there carry no search attributes.
-        yield Kuayue(time_skipping_env.client, queue, make_session_factory(engine), search_attributes=False)
+        kuayue = Kuayue(time_skipping_env.client, queue, make_session_factory(engine))
+        yield kuayue
+        await kuayue.end_open_deals()
     engine.dispose()
 
 

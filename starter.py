@@ -68,7 +68,15 @@ def parse_command(command_type: str, payload: dict[str, Any], actor: Actor, comm
 
 
 def _validation_message(what: str, error: ValidationError) -> str:
-    lines = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}（收到 {err.get('input')!r}）" for err in error.errors()]
+    lines = []
+    for err in error.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "missing":
+            lines.append(f"{where}: 缺少必填字段")
+        elif err["type"] == "extra_forbidden":
+            lines.append(f"{where}: 不允许的字段（{what} 没有此字段）")
+        else:
+            lines.append(f"{where}: {err['msg']}（收到 {err.get('input')!r}）")
     return f"{what} 有 {len(lines)} 处错误：\n  " + "\n  ".join(lines)
 
 
@@ -179,7 +187,11 @@ async def list_deals(client: Client, stage: str | None = None, query: str | None
     if query:
         clauses.append(f"({query})")
     async for wf in client.list_workflows(" AND ".join(clauses)):
-        attrs = {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in wf.search_attributes.items()}
+        attrs = {
+            k: (v[0] if isinstance(v, list) and len(v) == 1 else v)
+            for k, v in wf.search_attributes.items()
+            if k.startswith("Kuayue")
+        }
         yield {"workflow_id": wf.id, "status": wf.status.name if wf.status else "?", **attrs}
 
 
@@ -202,7 +214,9 @@ def parse_actor(text: str) -> Actor:
 def add_deal_commands(subparsers: Any) -> None:
     """Register `deal start|show|act|list|events` on an argparse subparsers object."""
     deal = subparsers.add_parser("deal", help="start, inspect and advance deals")
-    deal.add_argument("--as", dest="actor", default=None, help=f"who acts, ID:ROLE[:CENTRE] (default $KUAYUE_ACTOR or {DEFAULT_ACTOR})")
+    deal.add_argument(
+        "--as", dest="actor", default=None, help=f"who acts, ID:ROLE[:CENTRE] (default $KUAYUE_ACTOR or {DEFAULT_ACTOR})"
+    )
     sub = deal.add_subparsers(dest="deal_command", required=True)
     start = sub.add_parser("start", help="start a deal from a JSON file {deal_id, demand, broker, centre}")
     start.add_argument("files", nargs="+", type=Path)
@@ -219,7 +233,7 @@ def add_deal_commands(subparsers: Any) -> None:
     listing = sub.add_parser("list", help="deals as Temporal's visibility sees them")
     listing.add_argument("--stage", help="e.g. MATCHING")
     listing.add_argument("--query", help="extra visibility query, e.g. \"KuayueCentre = 'hub'\"")
-    deal.set_defaults(handler=run_deal_command)
+    deal.set_defaults(handler=lambda args: asyncio.run(run_deal_command(args)))
 
 
 async def run_deal_command(args: Any) -> int:
@@ -228,7 +242,7 @@ async def run_deal_command(args: Any) -> int:
     from kuayue.settings import Settings
     from kuayue.temporal import connect
 
-    settings = Settings.from_env()
+    settings = getattr(args, "settings", None) or Settings.from_env()
     try:
         actor = parse_actor(args.actor or os.environ.get("KUAYUE_ACTOR") or DEFAULT_ACTOR)
         client = await connect(settings)
@@ -264,3 +278,18 @@ async def _dispatch(client: Client, task_queue: str, actor: Actor, args: Any) ->
             async for d in list_deals(client, args.stage, args.query):
                 print(json.dumps(d, ensure_ascii=False, default=str))
     return 0
+
+
+def main() -> int:
+    """`python starter.py deal …`: the same as `kuayue deal …`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="starter.py")
+    add_deal_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args()
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

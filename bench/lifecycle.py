@@ -63,7 +63,9 @@ def _scripts(n: int) -> list[tuple[OpenDeal, list[Command]]]:
     return scripts
 
 
-async def run_kuayue(client: Client, scripts: list[tuple[OpenDeal, list[Command]]], brokers: int, db_url: str) -> tuple[Run, list[list[bool]]]:
+async def run_kuayue(
+    client: Client, scripts: list[tuple[OpenDeal, list[Command]]], brokers: int, db_url: str
+) -> tuple[Run, list[list[bool]]]:
     run = Run("kuayue", deals=len(scripts))
     shapes: list[list[bool]] = []
     queue = f"bench-{uuid.uuid4()}"
@@ -77,7 +79,12 @@ async def run_kuayue(client: Client, scripts: list[tuple[OpenDeal, list[Command]
                 t0 = time.perf_counter()
                 answer = await starter.send_command(client, cmd.deal_id, command)
                 run.round_trips_ms.append((time.perf_counter() - t0) * 1000)
-                shape.append(any(isinstance(e.payload, StageEntered | DeadlineExtended) and getattr(e.payload, "plan", None) for e in answer.events))
+                shape.append(
+                    any(
+                        isinstance(e.payload, StageEntered | DeadlineExtended) and getattr(e.payload, "plan", None)
+                        for e in answer.events
+                    )
+                )
             await handle.result()
             shapes.append(shape)
 
@@ -102,7 +109,9 @@ async def run_baseline(client: Client, shapes: list[list[bool]], brokers: int) -
                 run.round_trips_ms.append((time.perf_counter() - t0) * 1000)
             await handle.result()
 
-    async with Worker(client, task_queue=queue, workflows=[BareDeal], activities=[bare_plan, bare_append], max_concurrent_activities=64):
+    async with Worker(
+        client, task_queue=queue, workflows=[BareDeal], activities=[bare_plan, bare_append], max_concurrent_activities=64
+    ):
         t0 = time.perf_counter()
         await asyncio.gather(*(one(s) for s in shapes))
         run.seconds = time.perf_counter() - t0

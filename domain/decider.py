@@ -145,9 +145,7 @@ def _authorize(state: DealState, command_type: str, actor: Actor) -> None:
             "forbidden", f"「{command_type}」只能由中心管理员或省中心执行，{_ROLE_ZH.get(actor.role, actor.role)}无权执行"
         )
     if actor.id != state.broker.broker_id:
-        raise DomainError(
-            "forbidden", f"本案由经纪人 {state.broker.name}（{state.broker.broker_id}）负责，{actor.id} 无权操作"
-        )
+        raise DomainError("forbidden", f"本案由经纪人 {state.broker.name}（{state.broker.broker_id}）负责，{actor.id} 无权操作")
 
 
 def _require_stage(state: DealState, command_type: str) -> None:
@@ -155,7 +153,8 @@ def _require_stage(state: DealState, command_type: str) -> None:
     if stages is not None and state.stage not in stages:
         allowed = "、".join(zh(s) for s in stages)
         raise DomainError(
-            "wrong_stage", f"「{command_type}」只能在 {allowed} 阶段执行，案件当前处于 {zh(state.stage)}"  # type: ignore[arg-type]
+            "wrong_stage",
+            f"「{command_type}」只能在 {allowed} 阶段执行，案件当前处于 {zh(state.stage)}",  # type: ignore[arg-type]
         )
 
 
@@ -215,9 +214,7 @@ def _reject(state: DealState, cmd: RejectCandidate, ctx: Context) -> list[EventP
 def _accept(state: DealState, cmd: AcceptMatch, ctx: Context) -> list[EventPayload]:
     if cmd.achievement_id not in state.shortlisted:
         listed = "、".join(state.shortlisted) or "（短名单为空）"
-        raise DomainError(
-            "not_shortlisted", f"成果 {cmd.achievement_id} 不在短名单中，不能接受对接；短名单：{listed}"
-        )
+        raise DomainError("not_shortlisted", f"成果 {cmd.achievement_id} 不在短名单中，不能接受对接；短名单：{listed}")
     sides = state.accepted_sides(cmd.achievement_id)
     if cmd.side in sides:
         who = "企业方" if cmd.side == Side.ENTERPRISE else "成果方"
@@ -245,9 +242,7 @@ def _fail_negotiation(state: DealState, cmd: FailNegotiation, ctx: Context) -> l
 def _commit(state: DealState, cmd: RecordCommitment, ctx: Context) -> list[EventPayload]:
     if cmd.amount_fen <= 0:
         raise DomainError("amount_not_positive", f"承诺金额应大于 0，收到 {format_wan(cmd.amount_fen)}")
-    out: list[EventPayload] = [
-        ev.FinancingCommitted(investor=cmd.investor, instrument=cmd.instrument, amount_fen=cmd.amount_fen)
-    ]
+    out: list[EventPayload] = [ev.FinancingCommitted(investor=cmd.investor, instrument=cmd.instrument, amount_fen=cmd.amount_fen)]
     if state.committed_fen + cmd.amount_fen >= state.financing_need_fen:
         out.append(_enter(state, Stage.SIGNING, ctx))
     return out

@@ -43,9 +43,7 @@ def validate_uscc(value: str) -> str:
         raise ValueError(f"统一社会信用代码「{value}」应为 18 位，实际 {len(code)} 位")
     bad = [ch for ch in code if ch not in _USCC_ALPHABET]
     if bad:
-        raise ValueError(
-            f"统一社会信用代码「{value}」含非法字符「{bad[0]}」；允许 0-9 和除 I、O、S、V、Z 外的大写字母"
-        )
+        raise ValueError(f"统一社会信用代码「{value}」含非法字符「{bad[0]}」；允许 0-9 和除 I、O、S、V、Z 外的大写字母")
     expected = uscc_check_character(code[:17])
     if code[17] != expected:
         raise ValueError(f"统一社会信用代码「{value}」校验位应为「{expected}」，实际为「{code[17]}」")
@@ -65,9 +63,7 @@ def validate_industry_code(value: str) -> str:
     code = value.strip().upper()
     match = _INDUSTRY_RE.fullmatch(code)
     if match is None:
-        raise ValueError(
-            f"行业代码「{value}」格式不对；应为门类字母 A-T 加 0、2、3 或 4 位数字（GB/T 4754），如 C35、C3512"
-        )
+        raise ValueError(f"行业代码「{value}」格式不对；应为门类字母 A-T 加 0、2、3 或 4 位数字（GB/T 4754），如 C35、C3512")
     if match.group(1) and match.group(2):
         low, high = _INDUSTRY_SECTIONS[code[0]]
         division = int(code[1:3])

@@ -72,9 +72,7 @@ class BudgetRange(Model):
     @model_validator(mode="after")
     def _ordered(self) -> BudgetRange:
         if self.min_fen > self.max_fen:
-            raise ValueError(
-                f"预算下限 {format_wan(self.min_fen)} 高于上限 {format_wan(self.max_fen)}；下限应不高于上限"
-            )
+            raise ValueError(f"预算下限 {format_wan(self.min_fen)} 高于上限 {format_wan(self.max_fen)}；下限应不高于上限")
         return self
 
 
@@ -124,9 +122,7 @@ class Terms(Model):
         if self.payment_schedule:
             total = sum(i.amount_fen for i in self.payment_schedule)
             if total != self.price_fen:
-                raise ValueError(
-                    f"付款计划合计 {format_wan(total)} 与价格 {format_wan(self.price_fen)} 不一致；两者应相等"
-                )
+                raise ValueError(f"付款计划合计 {format_wan(total)} 与价格 {format_wan(self.price_fen)} 不一致；两者应相等")
         return self
 
 

@@ -43,9 +43,7 @@ def lifecycle(open_cmd: OpenDeal) -> list[Command]:
     deal = open_cmd.deal_id
     broker = broker_actor(open_cmd)
     institution, title = _SUPPLIERS.get(open_cmd.demand.industry_code, ("江西省科学院", "通用技术成果"))
-    achievement = AchievementRef(
-        achievement_id=f"ACH-{deal}", title=title, institution=Institution(name=institution)
-    )
+    achievement = AchievementRef(achievement_id=f"ACH-{deal}", title=title, institution=Institution(name=institution))
     price = open_cmd.demand.budget.min_fen
     need = open_cmd.demand.financing_need_fen
     commands: list[Command] = [
@@ -65,8 +63,11 @@ def lifecycle(open_cmd: OpenDeal) -> list[Command]:
         half = need // 2
         commands += [
             RecordCommitment(
-                command_id=f"{deal}:guarantee", actor=PARTNER, investor="江西省信用融资担保集团",
-                instrument=Instrument.GUARANTEE, amount_fen=half,
+                command_id=f"{deal}:guarantee",
+                actor=PARTNER,
+                investor="江西省信用融资担保集团",
+                instrument=Instrument.GUARANTEE,
+                amount_fen=half,
             ),
             RecordCommitment(
                 command_id=f"{deal}:loan", actor=PARTNER, investor="九江银行", instrument=Instrument.LOAN, amount_fen=need - half

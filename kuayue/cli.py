@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from typing import Any, TypeAlias
 
 import structlog
 
+from kuayue.deal_commands import add_deal_command, add_up_command, add_worker_command
 from kuayue.devserver import DevServerError, DevServerOptions, start_dev_server
 from kuayue.logging import configure_logging
 from kuayue.settings import LOG_FORMATS, ConfigurationError, Settings
@@ -54,7 +56,7 @@ def add_dev_server_command(subcommands: Subcommands) -> None:
 
 
 # Every command `kuayue` offers, in the order `--help` lists them.
-COMMANDS: list[CommandInstaller] = [add_dev_server_command]
+COMMANDS: list[CommandInstaller] = [add_up_command, add_worker_command, add_deal_command, add_dev_server_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
     for install in COMMANDS:
         install(subcommands)
     return parser
+
+
+def console_main() -> None:
+    """The `kuayue` console script: `main`, then a hard exit.
+
+    Temporal's Rust runtime keeps native threads that can abort the interpreter while it finalizes
+    ("PyGILState_Release: thread state … must be current"), turning a successful command into a crash.
+    Everything is flushed first, so nothing the command printed is lost.
+    """
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

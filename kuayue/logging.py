@@ -83,14 +83,40 @@ def deal_id_from_workflow_id(workflow_id: str) -> str | None:
     return None
 
 
-def workflow_logger(**initial: Any) -> structlog.stdlib.BoundLogger:
-    """A logger for workflow code: bound to the running workflow and silent while history is replayed.
+def workflow_logger(**initial: Any) -> WorkflowLogger:
+    """A logger for workflow code, bound to the running workflow's deal and ids and silent during replays.
 
-    Call it inside workflow code (not at import time). Any structlog logger is replay-safe once
-    `configure_logging` ran; this one also carries the deal and workflow ids without the interceptor.
+    Call it inside workflow code (not at import time). It is replay-safe whether or not `configure_logging` ran;
+    other structlog loggers in workflow code become replay-safe once it did.
     """
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger("kuayue.workflow")
-    return logger.bind(**_workflow_fields(temporalio.workflow.info()), **initial)
+    return WorkflowLogger(logger.bind(**_workflow_fields(temporalio.workflow.info()), **initial))
+
+
+class WorkflowLogger:
+    """Logs like a structlog logger, except while the workflow replays history it already logged."""
+
+    def __init__(self, logger: structlog.stdlib.BoundLogger) -> None:
+        self._logger = logger
+
+    def bind(self, **fields: Any) -> WorkflowLogger:
+        return WorkflowLogger(self._logger.bind(**fields))
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._log(logging.DEBUG, event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log(logging.INFO, event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._log(logging.WARNING, event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log(logging.ERROR, event, fields)
+
+    def _log(self, level: int, event: str, fields: dict[str, Any]) -> None:
+        if not temporalio.workflow.unsafe.is_replaying_history_events():
+            self._logger.log(level, event, **fields)
 
 
 def _drop_during_workflow_replay(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
@@ -187,9 +213,7 @@ _client_log = structlog.stdlib.get_logger("kuayue.temporal.client")
 class _ClientLogging(temporalio.client.OutboundInterceptor):
     # Client calls run in the caller's task (a web request, the starter), so the binding is scoped and reset.
 
-    async def start_workflow(
-        self, input: temporalio.client.StartWorkflowInput
-    ) -> temporalio.client.WorkflowHandle[Any, Any]:
+    async def start_workflow(self, input: temporalio.client.StartWorkflowInput) -> temporalio.client.WorkflowHandle[Any, Any]:
         with bound_contextvars(**_with_deal(input.id, {"workflow_id": input.id})):
             handle = await self.next.start_workflow(input)
             _client_log.debug("workflow started", workflow_type=input.workflow, run_id=handle.first_execution_run_id)

@@ -63,9 +63,7 @@ async def register_search_attributes(client: Client, keys: Iterable[SearchAttrib
     """
     wanted = {key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in keys}
     try:
-        listed = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=client.namespace)
-        )
+        listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=client.namespace))
     except RPCError as err:
         if err.status != RPCStatusCode.UNIMPLEMENTED:
             raise

@@ -65,7 +65,7 @@ def _print_where_to_look(settings: Settings, ui_url: str | None) -> None:
         f"""
 Kuayue 跨越 is up.
   Temporal Web UI:   {ui}/namespaces/{settings.temporal_namespace}/workflows
-                     (deals are workflows "{workflow_id('<deal id>')}", with search attributes KuayueStage, KuayueBroker, …)
+                     (deals are workflows "{workflow_id("<deal id>")}", with search attributes KuayueStage, KuayueBroker, …)
   Deals from the CLI: .venv/bin/kuayue deal list        .venv/bin/kuayue deal show JA-2026-001
   Read model:        {settings.database_url}
   Data folder:       {settings.data_dir}

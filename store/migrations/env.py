@@ -11,15 +11,16 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.pool import NullPool
 
 from store.db import database_url, make_engine
 from store.models import Base, UtcDateTime
 
-config = context.config
-# Any fixed number, the same for every process that migrates this database.
+# Any fixed number, the same for every process that migrates a Kuayue database.
 _MIGRATION_LOCK_KEY = 0x4B7559
+
+config = context.config
 if config.config_file_name is not None and config.file_config.has_section("loggers"):
     fileConfig(config.config_file_name)
 
@@ -57,14 +58,22 @@ def run_migrations_online() -> None:
     engine = make_engine(_url(), poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            _configure(connection=connection)
+            # SQLite can roll back DDL too (Alembic assumes not); one transaction lets the lock cover the whole run.
+            _configure(connection=connection, transactional_ddl=True if connection.dialect.name == "sqlite" else None)
             with context.begin_transaction():
-                if connection.dialect.name == "postgresql":
-                    # Every worker migrates at start-up; the lock makes simultaneous starts take turns.
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+                _take_migration_lock(connection)
                 context.run_migrations()
     finally:
         engine.dispose()
+
+
+def _take_migration_lock(connection: Connection) -> None:
+    """Every process migrates at start-up; the lock makes simultaneous starts take turns instead of racing."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+    elif connection.dialect.name == "sqlite":
+        # pysqlite opens transactions lazily; an immediate one takes the write lock before the version is read.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 if context.is_offline_mode():

@@ -83,9 +83,23 @@ def test_each_example_deal_goes_from_demand_to_signed(path) -> None:  # type: ig
     assert deal.state.stage == Stage.FINANCING
     need = deal.state.financing_need_fen
     if need:
-        deal.run(RecordCommitment(command_id="c1", actor=PARTNER, investor="江西省信用融资担保集团", instrument=Instrument.GUARANTEE, amount_fen=need // 2), T0)
+        deal.run(
+            RecordCommitment(
+                command_id="c1",
+                actor=PARTNER,
+                investor="江西省信用融资担保集团",
+                instrument=Instrument.GUARANTEE,
+                amount_fen=need // 2,
+            ),
+            T0,
+        )
         assert deal.state.stage == Stage.FINANCING  # half the need is not enough
-        deal.run(RecordCommitment(command_id="c2", actor=broker, investor="九江银行", instrument=Instrument.LOAN, amount_fen=need - need // 2), T0)
+        deal.run(
+            RecordCommitment(
+                command_id="c2", actor=broker, investor="九江银行", instrument=Instrument.LOAN, amount_fen=need - need // 2
+            ),
+            T0,
+        )
         assert deal.state.committed_fen == need
     else:
         deal.run(WaiveFinancing(command_id="w", actor=broker, reason="委托研究经费由企业自筹"), T0)
@@ -157,7 +171,11 @@ def test_financing_leaves_only_when_covered_or_waived() -> None:
     deal.run(AgreeTerms(command_id="t", actor=broker, terms=terms()), T0)
     deal.run(RecordCommitment(command_id="c", actor=broker, investor="基金", instrument=Instrument.EQUITY, amount_fen=1), T0)
     assert deal.state.stage == Stage.FINANCING
-    rejected(deal, RecordCommitment(command_id="z", actor=broker, investor="基金", instrument=Instrument.EQUITY, amount_fen=0), "amount_not_positive")
+    rejected(
+        deal,
+        RecordCommitment(command_id="z", actor=broker, investor="基金", instrument=Instrument.EQUITY, amount_fen=0),
+        "amount_not_positive",
+    )
     rejected(deal, SignContract(command_id="s", actor=broker, contract=contract()), "wrong_stage")
 
 
@@ -186,13 +204,15 @@ def test_reassignment_hands_the_deal_to_the_new_broker() -> None:
     deal.run(ValidateDemand(command_id="v", actor=Actor(id="hub-broker-li", role=Role.BROKER, centre_id="hub")), T0)
     rejected(
         deal,
-        ReassignBroker(command_id="r2", actor=manager_of(cmd), broker=Broker(broker_id="x", name="x", centre_id="jj-centre"), reason="r"),
+        ReassignBroker(
+            command_id="r2", actor=manager_of(cmd), broker=Broker(broker_id="x", name="x", centre_id="jj-centre"), reason="r"
+        ),
         "broker_not_in_centre",
     )
 
 
 def test_ladder_fires_in_order_only_when_due_and_once() -> None:
-    deal, broker = opened()
+    deal, _ = opened()
     plan = deal.state.plan
     assert plan is not None
     due = next_due(deal.state)
@@ -205,7 +225,9 @@ def test_ladder_fires_in_order_only_when_due_and_once() -> None:
     assert deal.state.escalation_level == 2
     assert [e.type for e in deal.events[-4:]] == ["ReminderSent", "ReminderSent", "Escalated", "Escalated"]
     with pytest.raises(DomainError) as info:
-        deal.run(FireLadderStep(command_id="again", actor=TIMER, step=LadderStep.ESCALATE_HUB), plan.due_at(LadderStep.ESCALATE_HUB))
+        deal.run(
+            FireLadderStep(command_id="again", actor=TIMER, step=LadderStep.ESCALATE_HUB), plan.due_at(LadderStep.ESCALATE_HUB)
+        )
     assert info.value.code == "step_already_fired"
     assert next_due(deal.state).step is None  # type: ignore[union-attr]  # only the lapse is left
 
@@ -226,7 +248,7 @@ def test_an_extension_moves_the_remaining_steps_and_a_new_stage_resets_the_ladde
 
 
 def test_lapse_only_after_the_inactivity_period() -> None:
-    deal, broker = opened()
+    deal, _ = opened()
     with pytest.raises(DomainError, match="无活动"):
         deal.run(LapseDeal(command_id="l", actor=TIMER, inactive_days=1), T0 + timedelta(days=1))
     assert deal.state.plan is not None

@@ -50,21 +50,37 @@ def _commands(n: int) -> st.SearchStrategy[Any]:
         st.builds(lambda a: ValidateDemand(command_id=f"c{n}", actor=a), ACTORS),
         st.builds(lambda a: ProposeCandidates(command_id=f"c{n}", actor=a, candidates=candidates(1, 2, 3)), ACTORS),
         st.builds(lambda a, i: ShortlistCandidate(command_id=f"c{n}", actor=a, achievement_id=i), ACTORS, ACH),
-        st.builds(lambda a, i, r: RejectCandidate(command_id=f"c{n}", actor=a, achievement_id=i, reason=r), ACTORS, ACH, st.sampled_from(DeclineReason)),
-        st.builds(lambda a, i, s: AcceptMatch(command_id=f"c{n}", actor=a, achievement_id=i, side=s), ACTORS, ACH, st.sampled_from(Side)),
+        st.builds(
+            lambda a, i, r: RejectCandidate(command_id=f"c{n}", actor=a, achievement_id=i, reason=r),
+            ACTORS,
+            ACH,
+            st.sampled_from(DeclineReason),
+        ),
+        st.builds(
+            lambda a, i, s: AcceptMatch(command_id=f"c{n}", actor=a, achievement_id=i, side=s), ACTORS, ACH, st.sampled_from(Side)
+        ),
         st.builds(lambda a, p: AgreeTerms(command_id=f"c{n}", actor=a, terms=terms(p)), ACTORS, st.integers(0, 10**9)),
         st.builds(lambda a, r: FailNegotiation(command_id=f"c{n}", actor=a, reason=r), ACTORS, st.sampled_from(DeclineReason)),
         st.builds(
             lambda a, m, i: RecordCommitment(command_id=f"c{n}", actor=a, investor="bank", instrument=i, amount_fen=m),
-            ACTORS, st.integers(0, 6 * 10**9), st.sampled_from(Instrument),
+            ACTORS,
+            st.integers(0, 6 * 10**9),
+            st.sampled_from(Instrument),
         ),
         st.builds(lambda a: WaiveFinancing(command_id=f"c{n}", actor=a, reason="无需融资"), ACTORS),
         st.builds(lambda a, v: SignContract(command_id=f"c{n}", actor=a, contract=contract(v)), ACTORS, st.integers(0, 10**9)),
         st.builds(lambda a: RegisterContract(command_id=f"c{n}", actor=a, registration_number="R1"), ACTORS),
         st.builds(lambda a: WithdrawDeal(command_id=f"c{n}", actor=a, reason="r"), ACTORS),
-        st.builds(lambda a, d: ExtendDeadline(command_id=f"c{n}", actor=a, working_days=d, reason="r"), ACTORS, st.integers(1, 30)),
         st.builds(
-            lambda a: ReassignBroker(command_id=f"c{n}", actor=a, broker=Broker(broker_id=f"b{n}", name="b", centre_id=OPEN.centre.centre_id), reason="r"),
+            lambda a, d: ExtendDeadline(command_id=f"c{n}", actor=a, working_days=d, reason="r"), ACTORS, st.integers(1, 30)
+        ),
+        st.builds(
+            lambda a: ReassignBroker(
+                command_id=f"c{n}",
+                actor=a,
+                broker=Broker(broker_id=f"b{n}", name="b", centre_id=OPEN.centre.centre_id),
+                reason="r",
+            ),
             ACTORS,
         ),
         st.builds(lambda s: FireLadderStep(command_id=f"c{n}", actor=TIMER, step=s), st.sampled_from(LadderStep)),

@@ -120,4 +120,3 @@ def test_a_missing_binary_says_where_it_looked() -> None:
 def port_is_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
-

@@ -59,23 +59,30 @@ def test_deal_ids_come_from_deal_workflow_ids() -> None:
     assert deal_id_from_workflow_id("open-call-17") is None
 
 
+async def run_logged_deal(env: WorkflowEnvironment, task_queue: str, deal_id: str) -> str:
+    """Run LoggedDeal to completion and return its run id."""
+    # No workflow cache: every workflow task replays the history from the start, so every earlier line would
+    # be logged again if replays were not silent.
+    async with Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[LoggedDeal],
+        activities=[archive_step],
+        workflow_runner=sandbox_runner(),
+        max_cached_workflows=0,
+    ):
+        handle = await env.client.start_workflow(LoggedDeal.run, id=f"deal-{deal_id}", task_queue=task_queue)
+        await handle.result()
+    assert handle.first_execution_run_id is not None
+    return handle.first_execution_run_id
+
+
 async def test_every_line_of_a_deal_carries_its_ids_and_replays_log_nothing(
     temporal_env: WorkflowEnvironment, task_queue: str, json_log_lines: LogLines
 ) -> None:
     deal_id = f"fz-{uuid.uuid4().hex[:8]}"
-    # No workflow cache: every workflow task replays the history from the start, so every earlier line would
-    # be logged again if replays were not silent.
-    async with Worker(
-        temporal_env.client,
-        task_queue=task_queue,
-        workflows=[LoggedDeal],
-        activities=[archive_step],
-        workflow_runner=__import__("temporalio.worker").worker.workflow_sandbox.SandboxedWorkflowRunner(),
-        max_cached_workflows=0,
-    ):
-        handle = await temporal_env.client.start_workflow(LoggedDeal.run, id=f"deal-{deal_id}", task_queue=task_queue)
-        await handle.result()
-    ids = {"deal_id": deal_id, "workflow_id": f"deal-{deal_id}", "run_id": handle.first_execution_run_id}
+    run_id = await run_logged_deal(temporal_env, task_queue, deal_id)
+    ids = {"deal_id": deal_id, "workflow_id": f"deal-{deal_id}", "run_id": run_id}
     lines = [line for line in json_log_lines() if line.get("workflow_id") == ids["workflow_id"]]
     by_event: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
@@ -94,6 +101,16 @@ async def test_every_line_of_a_deal_carries_its_ids_and_replays_log_nothing(
 
     started = by_event["workflow started"]  # the client side, at debug level
     assert started[0]["deal_id"] == deal_id and started[0]["workflow_type"] == "LoggedDeal"
+
+
+async def test_the_workflow_logger_is_replay_safe_without_kuayue_configuration(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # capture_logs swaps in structlog's bare processor list: the replay filter of configure_logging is gone.
+    with structlog.testing.capture_logs() as logs:
+        await run_logged_deal(temporal_env, task_queue, f"fz-{uuid.uuid4().hex[:8]}")
+    events = [line["event"] for line in logs]
+    assert events.count("deal opened") == 1 and events.count("deal advanced") == 1
 
 
 def test_the_console_format_is_for_people() -> None:

@@ -31,9 +31,7 @@ def test_defaults_put_everything_in_the_repository_data_directory() -> None:
 
 
 def test_kuayue_variables_are_honoured(tmp_path: Path) -> None:
-    settings = Settings.from_env(
-        {"KUAYUE_DATA_DIR": str(tmp_path), "KUAYUE_TASK_QUEUE": "q", "KUAYUE_LOG_FORMAT": "console"}
-    )
+    settings = Settings.from_env({"KUAYUE_DATA_DIR": str(tmp_path), "KUAYUE_TASK_QUEUE": "q", "KUAYUE_LOG_FORMAT": "console"})
     assert (settings.data_dir, settings.task_queue, settings.log_format) == (tmp_path, "q", "console")
     assert settings.database_url == f"sqlite:///{tmp_path / 'kuayue.db'}"  # follows the data directory
     explicit = Settings.from_env({"KUAYUE_DATABASE_URL": "postgresql+psycopg2://u@h/db"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -100,9 +101,7 @@ async def test_search_attributes_work_on_the_time_skipping_server_once_registere
     # The fixture registered them; registering again must not fail even though this server cannot list them.
     assert await register_search_attributes(time_skipping_env.client, ALL) == []
     async with Worker(time_skipping_env.client, task_queue=task_queue, workflows=[MarkStage]):
-        handle = await time_skipping_env.client.start_workflow(
-            MarkStage.run, id=f"deal-{uuid.uuid4()}", task_queue=task_queue
-        )
+        handle = await time_skipping_env.client.start_workflow(MarkStage.run, id=f"deal-{uuid.uuid4()}", task_queue=task_queue)
         assert await handle.result() == "MATCHING"
         assert (await handle.describe()).typed_search_attributes.get(ESCALATION_LEVEL) == 1
 
@@ -120,7 +119,7 @@ async def test_an_unregistered_search_attribute_on_the_time_skipping_server_hang
     assert cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_SEARCH_ATTRIBUTES
 
 
-async def first_workflow_task_failure(handle: WorkflowHandle[object, object]) -> int:
+async def first_workflow_task_failure(handle: WorkflowHandle[Any, Any]) -> int:
     while True:
         async for event in handle.fetch_history_events():
             if event.HasField("workflow_task_failed_event_attributes"):

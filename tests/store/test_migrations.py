@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
+from threading import Barrier
 
 import pytest
 from alembic import command
@@ -36,3 +39,19 @@ def test_migrations_take_an_empty_database_to_the_models_and_back(
             assert set(inspect(engine).get_table_names()) == {"alembic_version", "events", "deals", "notifications"}
         finally:
             engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_processes_that_migrate_at_the_same_time_take_turns(backend: Backend) -> None:
+    # Every worker migrates at start-up, so several may start on the same empty database at once.
+    # A fork server with the store preloaded starts processes in milliseconds, without forking this threaded one.
+    processes = get_context("forkserver")
+    processes.set_forkserver_preload(["store.db", __name__])
+    with temporary_database(backend) as url, processes.Manager() as manager, ProcessPoolExecutor(3, mp_context=processes) as pool:
+        barrier = manager.Barrier(3)
+        assert list(pool.map(_migrate_at_once, [url] * 3, [barrier] * 3)) == [None, None, None]
+
+
+def _migrate_at_once(url: str, barrier: Barrier) -> None:
+    barrier.wait()
+    migrate(url)

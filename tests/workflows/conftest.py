@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

@@ -34,7 +34,7 @@ async def test_example_deal_lifecycle_with_archive_and_read_model_after_each_ste
     for command in lifecycle(cmd):
         answer = await kuayue.act(deal, command)
         archived = kuayue.archive(deal)
-        assert archived[-len(answer.events):] == list(answer.events)  # the broker's answer is already archived
+        assert archived[-len(answer.events) :] == list(answer.events)  # the broker's answer is already archived
         assert [e.seq for e in archived] == list(range(1, answer.seq + 1))
         row = kuayue.row(deal)
         assert row is not None and row.stage == answer.stage and row.last_seq == answer.seq
@@ -162,7 +162,8 @@ class FlakyAfterCommit:
 
 
 async def test_an_append_that_fails_twice_then_succeeds_leaves_one_copy_of_each_event(
-    temporal_env, db_url: str  # type: ignore[no-untyped-def]
+    temporal_env,
+    db_url: str,  # type: ignore[no-untyped-def]
 ) -> None:
     from temporalio.worker import Worker
 

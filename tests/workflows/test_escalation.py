@@ -72,7 +72,9 @@ async def test_each_step_fires_at_its_planned_moment_and_an_extension_moves_the_
     assert on_time(fired[0].occurred_at, plan.due_at(LadderStep.REMINDER_50))
 
     # The manager extends by 5 working days: the remaining steps move, the fired one stays fired.
-    answer = await skipping.act(deal, ExtendDeadline(command_id="ext", actor=manager_of(cmd), working_days=5, reason="企业补充检测报告"))
+    answer = await skipping.act(
+        deal, ExtendDeadline(command_id="ext", actor=manager_of(cmd), working_days=5, reason="企业补充检测报告")
+    )
     moved = answer.events[0].payload.plan  # type: ignore[union-attr]
     assert moved is not None and moved.extra_working_days == 5
     for step in (LadderStep.REMINDER_80, LadderStep.ESCALATE_MANAGER, LadderStep.ESCALATE_HUB):

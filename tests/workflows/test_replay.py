@@ -18,7 +18,11 @@ HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.j
 def test_there_are_histories_of_every_kind_to_replay() -> None:
     names = {p.name for p in HISTORIES}
     for version in ("v1", "v2"):  # v1: before the local-activities patch; v2: after it
-        assert {f"{version}-ladder-run1.json", f"{version}-continue-as-new-run2.json", f"{version}-fuzhou-ultrasonic-spindle-run1.json"} <= names
+        assert {
+            f"{version}-ladder-run1.json",
+            f"{version}-continue-as-new-run2.json",
+            f"{version}-fuzhou-ultrasonic-spindle-run1.json",
+        } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

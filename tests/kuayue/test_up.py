@@ -1,0 +1,77 @@
+"""Command 1 as a user meets it: `kuayue up` starts the example deals, Ctrl-C stops, a rerun resumes them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from temporalio.client import Client
+
+KUAYUE = Path(sys.executable).parent / "kuayue"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run_until_up(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+    process = subprocess.Popen(
+        [str(KUAYUE), "--log-level", "WARNING", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if "Press Ctrl-C to stop" in line:
+            return process, lines
+    process.kill()
+    raise AssertionError("kuayue up did not come up:\n" + "\n".join(lines))
+
+
+def _stop(process: subprocess.Popen[str]) -> list[str]:
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, out
+    return out.splitlines()
+
+
+async def test_up_starts_the_example_deals_and_a_rerun_resumes_them_without_duplicates(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "KUAYUE_DATA_DIR": str(tmp_path),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        "KUAYUE_TASK_QUEUE": f"up-test-{port}",
+    }
+    env.pop("KUAYUE_DATABASE_URL", None)
+    process, lines = _run_until_up(env)
+    try:
+        assert sum("已创建案件" in line for line in lines) == 3
+        assert any(f"http://127.0.0.1:{port + 1000}" in line for line in lines)
+        client = await Client.connect(f"127.0.0.1:{port}")
+        running = [w async for w in client.list_workflows("WorkflowType = 'DealWorkflow'")]
+        assert sorted(w.id for w in running) == ["deal-FZ-2026-002", "deal-JA-2026-001", "deal-JJ-2026-003"]
+    finally:
+        tail = _stop(process)
+    assert any("已停止" in line for line in tail)
+    assert (tmp_path / "temporal.db").exists() and (tmp_path / "kuayue.db").exists()
+
+    process, lines = _run_until_up(env)
+    try:
+        assert sum("已恢复案件" in line for line in lines) == 3 and not any("已创建案件" in line for line in lines)
+        client = await Client.connect(f"127.0.0.1:{port}")
+        runs = [w async for w in client.list_workflows("WorkflowType = 'DealWorkflow'")]
+        assert len(runs) == 3  # resumed, not started again
+    finally:
+        _stop(process)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
@@ -100,14 +100,8 @@ def _archive_events(session: Session, deal_id: str, events: tuple[Event, ...], n
         return 0, 0
     first_seq = events[0].seq
     stored = {
-        record.seq: record
-        for record in session.scalars(
-            select(EventRecord).where(
-                EventRecord.deal_id == deal_id,
-                EventRecord.seq >= first_seq - 1,
-                EventRecord.seq <= events[-1].seq,
-            )
-        )
+        row.seq: row
+        for row in session.execute(_STORED_EVENTS, {"deal_id": deal_id, "first": first_seq - 1, "last": events[-1].seq})
     }
     if first_seq == 1:
         prev_hash = GENESIS_HASH
@@ -126,6 +120,7 @@ def _archive_events(session: Session, deal_id: str, events: tuple[Event, ...], n
         )
 
     appended = already_present = 0
+    rows: list[dict[str, object]] = []
     for event in events:
         canonical = event.canonical_json()
         existing = stored.get(event.seq)
@@ -145,21 +140,20 @@ def _archive_events(session: Session, deal_id: str, events: tuple[Event, ...], n
             prev_hash = existing.hash
             continue
         record_hash = chain_hash(prev_hash, canonical)
-        session.add(
-            EventRecord(**event_columns(event), payload=canonical, prev_hash=prev_hash, hash=record_hash, recorded_at=now)
+        rows.append(
+            {**event_columns(event), "payload": canonical, "prev_hash": prev_hash, "hash": record_hash, "recorded_at": now}
         )
         prev_hash = record_hash
         appended += 1
-    # Insert now, so a lost race surfaces here and the outbox rows find their events.
-    session.flush()
+    if rows:
+        # Insert now, so a lost race surfaces here and the outbox rows find their events.
+        session.execute(_INSERT_EVENTS, rows)
     return appended, already_present
 
 
 def _head(session: Session, deal_id: str) -> tuple[int, str]:
     """The deal's newest archived (seq, hash), or (0, GENESIS_HASH) when nothing is archived."""
-    head = session.execute(
-        select(EventRecord.seq, EventRecord.hash).where(EventRecord.deal_id == deal_id).order_by(EventRecord.seq.desc()).limit(1)
-    ).first()
+    head = session.execute(_HEAD, {"deal_id": deal_id}).first()
     return (0, GENESIS_HASH) if head is None else (head.seq, head.hash)
 
 
@@ -200,19 +194,49 @@ def _refuse(deal_id: str, problems: list[str], context: str = "") -> None:
 
 def _upsert_summary(session: Session, summary: DealSummary, now: datetime) -> None:
     """Write the deal row unless the stored one is newer, so a late retry never moves it backwards."""
-    insert = upsert_insert(session, DealRecord).values(**summary.model_dump(), updated_at=now)
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[DealRecord.deal_id],
-            set_={name: insert.excluded[name] for name in (*DealSummary.model_fields, "updated_at") if name != "deal_id"},
-            where=DealRecord.last_seq <= insert.excluded.last_seq,
-        )
-    )
+    session.execute(_statements(session).upsert_deal, {**summary.model_dump(), "updated_at": now})
 
 
 def _add_notifications(session: Session, notifications: tuple[Notification, ...], now: datetime) -> None:
     """Add the outbox rows; one already there (same deal, seq, kind, recipient) is left as it is."""
-    if not notifications:
-        return
-    insert = upsert_insert(session, NotificationRecord).values([{**n.model_dump(), "created_at": now} for n in notifications])
-    session.execute(insert.on_conflict_do_nothing(index_elements=["deal_id", "seq", "kind", "recipient_id"]))
+    if notifications:
+        rows = [{**n.model_dump(), "created_at": now} for n in notifications]
+        session.execute(_statements(session).insert_notifications, rows)
+
+
+# Statements are built once: building an ON CONFLICT statement costs more than executing it.
+_STORED_EVENTS = select(EventRecord.seq, EventRecord.type, EventRecord.payload, EventRecord.hash).where(
+    EventRecord.deal_id == bindparam("deal_id"),
+    EventRecord.seq >= bindparam("first"),
+    EventRecord.seq <= bindparam("last"),
+)
+_HEAD = (
+    select(EventRecord.seq, EventRecord.hash)
+    .where(EventRecord.deal_id == bindparam("deal_id"))
+    .order_by(EventRecord.seq.desc())
+    .limit(1)
+)
+_INSERT_EVENTS = insert(EventRecord)
+
+
+class _DialectStatements:
+    def __init__(self, session: Session) -> None:
+        deal = upsert_insert(session, DealRecord)
+        self.upsert_deal = deal.on_conflict_do_update(
+            index_elements=[DealRecord.deal_id],
+            set_={name: deal.excluded[name] for name in (*DealSummary.model_fields, "updated_at") if name != "deal_id"},
+            where=DealRecord.last_seq <= deal.excluded.last_seq,
+        )
+        self.insert_notifications = upsert_insert(session, NotificationRecord).on_conflict_do_nothing(
+            index_elements=["deal_id", "seq", "kind", "recipient_id"]
+        )
+
+
+_BY_DIALECT: dict[str, _DialectStatements] = {}
+
+
+def _statements(session: Session) -> _DialectStatements:
+    dialect = session.get_bind().dialect.name
+    if dialect not in _BY_DIALECT:
+        _BY_DIALECT[dialect] = _DialectStatements(session)
+    return _BY_DIALECT[dialect]

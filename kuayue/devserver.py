@@ -203,7 +203,7 @@ async def start_dev_server(options: DevServerOptions) -> DevServer:
 
 async def _reuse_running_server(options: DevServerOptions) -> DevServer:
     try:
-        client = await asyncio.wait_for(Client.connect(options.address, namespace=options.namespace), timeout=10)
+        client = await _connect(options)
     except (RuntimeError, RPCError, TimeoutError) as err:
         raise DevServerError(
             f"port {options.port} on {options.ip} is in use, but not by a Temporal server ({err}); "
@@ -233,10 +233,9 @@ async def _wait_until_ready(server: DevServer, command: list[str]) -> None:
                 f"{server.log_tail()}"
             )
         try:
-            client = await asyncio.wait_for(Client.connect(server.address, namespace=options.namespace), timeout=5)
             # Also proves the namespace is served. Needed on restarts: the CLI ignores --search-attribute
             # when the database file already exists, so attributes added since then are registered here.
-            await register_search_attributes(client, options.search_attributes)
+            await register_search_attributes(await _connect(options), options.search_attributes)
             return
         except SearchAttributeConflict:
             raise
@@ -247,6 +246,10 @@ async def _wait_until_ready(server: DevServer, command: list[str]) -> None:
         f"the Temporal dev server did not answer on {server.address} within {options.startup_timeout:.0f} s "
         f"(last error: {last_error}); its last output ({server.log_file}):\n{server.log_tail()}"
     )
+
+
+async def _connect(options: DevServerOptions) -> Client:
+    return await asyncio.wait_for(Client.connect(options.address, namespace=options.namespace), timeout=5)
 
 
 def _port_is_open(host: str, port: int) -> bool:

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.decider import allowed_commands, decide, fold, next_due, plan_request
     from domain.errors import DomainError
     from domain.events import Event
-    from domain.projection import AppendRequest, notifications, summarize
+    from domain.projection import AppendRequest, DealSummary, notifications, summarize
     from domain.sla import DeadlinePlan, LadderStep
     from domain.state import DealState, initial_state, is_terminal
     from workflows import search_attributes as sa
@@ -101,6 +101,7 @@ class DealWorkflow:
         self._input = input
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
+        self._search_attributes: tuple[object, ...] | None = None  # the values last upserted
         # Commands can arrive in the same task as the start, before the opening events are recorded:
         # they are validated against the deal as it will be once open, and wait for that to happen.
         self._opening: DealState | None = None
@@ -240,22 +241,23 @@ class DealWorkflow:
                 plan = await _activity(DEADLINES_PLAN, request, DeadlinePlan, timedelta(seconds=10), _PLAN_RETRY)
                 events = decide(before, command, Context(now=now, plan=plan))
             after = fold(events, before)
-            await self._append(after, events)
+            summary = summarize(after)
+            await self._append(after, events, summary)
             self._state = after
             self._events.extend(events)
             self._events_this_run += len(events)
             assert after.stage is not None
             answer = Answer(command_id=command.command_id, seq=after.seq, stage=after.stage, events=tuple(events))
             self._remember(answer)
-            self._upsert_search_attributes()
+            self._upsert_search_attributes(summary)
             self._changed = True
             return answer
 
-    async def _append(self, after: DealState, events: list[Event]) -> None:
+    async def _append(self, after: DealState, events: list[Event], summary: DealSummary) -> None:
         request = AppendRequest(
             deal_id=after.deal_id,
             events=tuple(events),
-            summary=summarize(after),
+            summary=summary,
             notifications=tuple(notifications(after, events)),
         )
         try:
@@ -268,10 +270,13 @@ class DealWorkflow:
         while len(self._answers) > ANSWERS_KEPT:
             del self._answers[next(iter(self._answers))]
 
-    def _upsert_search_attributes(self) -> None:
+    def _upsert_search_attributes(self, s: DealSummary) -> None:
         if not self._input.upsert_search_attributes:
             return
-        s = summarize(self._state)
+        values = (s.stage, s.broker_id, s.centre_id, s.industry_code, s.region_code, s.escalation_level, s.next_due_at)
+        if _lean() and values == self._search_attributes:
+            return  # unchanged: an upsert would only add a history event and a visibility write
+        self._search_attributes = values
         updates: list[SearchAttributeUpdate[Any]] = [
             sa.STAGE.value_set(s.stage.value),
             sa.BROKER.value_set(s.broker_id),

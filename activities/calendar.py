@@ -132,6 +132,9 @@ class WorkingDayCalendar:
         self._schedules = load_schedules(directory) if directory.is_dir() else {}
         self._days = {year: (frozenset(s.holidays), frozenset(s.workdays)) for year, s in self._schedules.items()}
         self.version = self._describe_version()
+        # The answers never change for an instance (its files are read once), and chinese_calendar's
+        # own look-up validates every date it is given: a plan examines ~100 days per step.
+        self._answers: dict[date, tuple[bool, bool]] = {}
 
     @property
     def file_years(self) -> tuple[int, ...]:
@@ -141,6 +144,12 @@ class WorkingDayCalendar:
     def is_working_day(self, d: date) -> tuple[bool, bool]:
         """(working?, provisional?): provisional means the year is unknown and Monday–Friday was assumed."""
         _reject_datetime(d)
+        answer = self._answers.get(d)
+        if answer is None:
+            answer = self._answers[d] = self._look_up(d)
+        return answer
+
+    def _look_up(self, d: date) -> tuple[bool, bool]:
         days = self._days.get(d.year)
         if days is not None:
             return _statutory_working_day(d, *days), False

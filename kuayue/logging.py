@@ -74,6 +74,12 @@ def configure_logging(log_format: LogFormat = "console", level: int | str = logg
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # Libraries that narrate routine work at INFO (every migration check at worker start) speak only when it matters.
+    for noisy in _QUIET_LIBRARIES:
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+_QUIET_LIBRARIES = ("alembic",)
 
 
 def deal_id_from_workflow_id(workflow_id: str) -> str | None:

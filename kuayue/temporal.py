@@ -16,13 +16,6 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from kuayue.logging import LoggingInterceptor
 from kuayue.settings import Settings
 
-# Modules workflows use that must be shared with the sandbox instead of re-imported for every run:
-# - domain: pure and deterministic; passing it through keeps one set of pydantic classes (fast, and the
-#   instances the data converter builds are of the same classes that workflow code checks against);
-# - structlog, kuayue.logging: one logging configuration and one set of contextvars (see kuayue.logging).
-# pydantic, pydantic_core and annotated_types are passed through by the SDK's defaults already.
-SANDBOX_PASSTHROUGH_MODULES = ("domain", "structlog", "kuayue.logging")
-
 
 def client_options() -> dict[str, Any]:
     """Keyword arguments every Kuayue client needs, whoever builds it (`connect`, test environments)."""
@@ -45,7 +38,15 @@ async def connect(settings: Settings | None = None, **overrides: Any) -> Client:
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
-    """The workflow runner for every Kuayue worker and replayer: the default sandbox plus our passthrough modules."""
+    """The workflow runner for every Kuayue worker and replayer: the sandbox's runtime checks, no re-imports.
+
+    Every module is passed through rather than re-imported for each workflow run. Re-importing is what makes
+    module-level state safe in general, but Kuayue's workflow code has none (domain/ and workflows/ are pure by
+    rule), and re-imports are slow here: this environment forbids bytecode caches, so each new deal would
+    compile its modules again. Passing through also keeps one set of pydantic classes, one structlog
+    configuration and one set of logging contextvars. The sandbox still refuses non-deterministic calls
+    (clock, randomness, I/O) at run time.
+    """
     restrictions = SandboxRestrictions.default.with_passthrough_all_modules()
     return SandboxedWorkflowRunner(restrictions=restrictions)
 

@@ -10,11 +10,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from kuayue.devserver import find_executable
 from kuayue.temporal import client_options, register_search_attributes
-from store.testing import BACKENDS, temporary_database
+from store.testing import BACKENDS, clean_session_factory, migrated_database, temporary_database
 from workflows.search_attributes import ALL as DEAL_SEARCH_ATTRIBUTES
 
 
@@ -67,3 +68,17 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
 def task_queue() -> str:
     """A task queue no other test uses, so a worker only sees its own test's workflows."""
     return f"kuayue-test-{uuid.uuid4()}"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database migrated to head, one per backend for the whole session (see `session_factory`)."""
+    with migrated_database(request.param) as url:
+        yield url
+
+
+@pytest.fixture
+def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on `database_url` after deleting every row, for tests that count what they wrote."""
+    with clean_session_factory(database_url) as factory:
+        yield factory

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,22 +24,9 @@ from domain.projection import AppendRequest
 from domain.stages import Stage
 from store.models import Base, DealRecord, EventRecord, NotificationRecord
 from store.queries import deal_row, events_of
-from store.testing import BACKENDS, clean_session_factory, migrated_database
 from tests.store.samples import sample_event, sample_request
 
 DEAL = "deal-2026-0001"
-
-
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    with migrated_database(request.param) as url:
-        yield url
-
-
-@pytest.fixture
-def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
-    with clean_session_factory(database_url) as factory:
-        yield factory
 
 
 @pytest.fixture

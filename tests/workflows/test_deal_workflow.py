@@ -10,13 +10,22 @@ from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 
 import starter
-from domain.commands import AgreeTerms, SignContract, ValidateDemand, WithdrawDeal
+from domain.actors import Actor, Role
+from domain.commands import (
+    AgreeTerms,
+    ExtendDeadline,
+    RegisterContract,
+    ShortlistCandidate,
+    SignContract,
+    ValidateDemand,
+    WithdrawDeal,
+)
 from domain.decider import fold
 from domain.projection import AppendRequest
 from domain.stages import Stage
 from domain.state import DealState
 from examples.lifecycle import broker_actor, lifecycle
-from tests.factories import AUDITOR, EXAMPLE_FILES, contract, terms
+from tests.factories import AUDITOR, EXAMPLE_FILES, PARTNER, contract, terms
 from tests.workflows.conftest import Kuayue
 from workflows.messages import DealOutcome, workflow_id
 
@@ -53,6 +62,10 @@ async def test_rejected_commands_answer_with_code_and_message_and_change_nothing
         (AgreeTerms(command_id="t", actor=broker, terms=terms()), "wrong_stage", "经纪服务"),
         (SignContract(command_id="s", actor=broker, contract=contract()), "wrong_stage", "签约"),
         (ValidateDemand(command_id="a", actor=AUDITOR), "forbidden", "审计员为只读角色"),
+        (ValidateDemand(command_id="x", actor=Actor(id="intruder", role=Role.BROKER, centre_id="hub")), "forbidden", "王磊"),
+        (ExtendDeadline(command_id="e", actor=broker, working_days=5, reason="r"), "forbidden", "中心管理员"),
+        (RegisterContract(command_id="r", actor=PARTNER, registration_number="X"), "wrong_stage", "签约"),
+        (ShortlistCandidate(command_id="c", actor=broker, achievement_id="ACH-1"), "wrong_stage", "技术匹配"),
     ]
     for command, code, words in cases:
         with pytest.raises(starter.CommandRejected) as info:

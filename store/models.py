@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -162,3 +163,108 @@ class NotificationRecord(Base):
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DealHistoryRecord(Base):
+    """One run of a closed deal's Temporal workflow history, kept beyond the namespace's retention.
+
+    `history_zlib` is the history exactly as `WorkflowHistory.to_json()` writes it, zlib-compressed;
+    `history_sha256` covers the uncompressed JSON, so a load proves it got back what was stored.
+    """
+
+    __tablename__ = "deal_histories"
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "run_id"),
+        Index(None, "deal_id", "run_index"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    deal_id: Mapped[str] = mapped_column(String)
+    workflow_id: Mapped[str] = mapped_column(String)
+    run_id: Mapped[str] = mapped_column(String)
+    run_index: Mapped[int] = mapped_column(Integer)  # 1 for the first run, +1 per continue-as-new
+    status: Mapped[str] = mapped_column(String(32))  # how the run closed: COMPLETED, CONTINUED_AS_NEW, TERMINATED, …
+    history_zlib: Mapped[bytes] = mapped_column(LargeBinary)
+    history_sha256: Mapped[str] = mapped_column(String(64))
+    event_count: Mapped[int] = mapped_column(Integer)
+    stored_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AchievementRecord(Base):
+    """One registered achievement (科技成果). `record` is the canonical JSON of `domain.registry.Achievement`;
+    the other columns repeat parts of it for filters and joins. `content_hash` tells a re-import what changed."""
+
+    __tablename__ = "achievements"
+    __table_args__ = (
+        Index(None, "centre_id"),
+        Index(None, "industry_code"),
+        Index(None, "region_code"),
+        CheckConstraint("trl BETWEEN 1 AND 9", name="trl_range"),
+    )
+
+    achievement_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String)
+    institution_name: Mapped[str] = mapped_column(String)
+    centre_id: Mapped[str | None] = mapped_column(String(64))
+    industry_code: Mapped[str] = mapped_column(String(8))
+    region_code: Mapped[str] = mapped_column(String(6))
+    trl: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(16))
+    # None: negotiable (面议).
+    asking_price_fen: Mapped[int | None] = mapped_column(BigInteger)
+    record: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DemandRegistryRecord(Base):
+    """One registered enterprise demand (企业技术需求); `record` is the canonical JSON of `domain.registry.RegisteredDemand`."""
+
+    __tablename__ = "demands"
+    __table_args__ = (
+        Index(None, "enterprise_credit_code"),
+        Index(None, "industry_code"),
+        Index(None, "region_code"),
+        CheckConstraint("min_trl BETWEEN 1 AND 9", name="min_trl_range"),
+        CheckConstraint("budget_min_fen <= budget_max_fen", name="budget_ordered"),
+    )
+
+    demand_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String)
+    enterprise_name: Mapped[str] = mapped_column(String)
+    enterprise_credit_code: Mapped[str] = mapped_column(String(18))
+    industry_code: Mapped[str] = mapped_column(String(8))
+    region_code: Mapped[str] = mapped_column(String(6))
+    min_trl: Mapped[int] = mapped_column(Integer)
+    budget_min_fen: Mapped[int] = mapped_column(BigInteger)
+    budget_max_fen: Mapped[int] = mapped_column(BigInteger)
+    # ISO date (YYYY-MM-DD), which sorts and compares as a date on every backend.
+    deadline: Mapped[str | None] = mapped_column(String(10))
+    open_call: Mapped[bool]
+    record: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AchievementDeclineRecord(Base):
+    """A structured decline of an achievement in a deal (`domain.events.DeclineReason`), for its N centre to see.
+
+    Unique on the deal event that caused it, so a retried write adds nothing.
+    """
+
+    __tablename__ = "achievement_declines"
+    __table_args__ = (
+        UniqueConstraint("deal_id", "seq"),
+        ForeignKeyConstraint(["achievement_id"], ["achievements.achievement_id"]),
+        Index(None, "achievement_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    achievement_id: Mapped[str] = mapped_column(String(64))
+    deal_id: Mapped[str] = mapped_column(String)
+    seq: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text)
+    declined_at: Mapped[datetime] = mapped_column(UtcDateTime)

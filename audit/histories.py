@@ -1,0 +1,173 @@
+"""Every run of a deal's workflow history, from Temporal or from the `deal_histories` store.
+
+Runs are found by walking continue-as-new links backwards from the newest run (each run's started
+event names the run it continues), so no visibility query is needed and a listing that lags cannot
+miss a run. Temporal is preferred; a run it no longer has (retention, deletion) comes from the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, cast
+
+from sqlalchemy import CursorResult, select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
+from temporalio.service import RPCError, RPCStatusCode
+
+from store.db import upsert_insert
+from store.models import DealHistoryRecord
+from workflows.messages import workflow_id
+
+Source = Literal["temporal", "store"]
+
+
+class HistoryUnavailable(LookupError):
+    """Neither Temporal nor the store holds (all of) the deal's history."""
+
+
+class DealStillOpen(RuntimeError):
+    """Only a closed deal's history is kept: an open one still grows."""
+
+
+class StoredHistoryCorrupt(ValueError):
+    """A stored history does not match the SHA-256 recorded when it was stored."""
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """One run of a deal's workflow: its index (1 = first run), its history, and where it was read from."""
+
+    deal_id: str
+    run_index: int
+    history: WorkflowHistory
+    source: Source
+
+    @property
+    def run_id(self) -> str:
+        return self.history.run_id
+
+    @property
+    def status(self) -> str:
+        """How the run closed (COMPLETED, CONTINUED_AS_NEW, TERMINATED, …), or RUNNING."""
+        return closed_status(self.history)
+
+
+def closed_status(history: WorkflowHistory) -> str:
+    last = history.events[-1].event_type if history.events else EventType.EVENT_TYPE_UNSPECIFIED
+    name = EventType.Name(last).removeprefix("EVENT_TYPE_WORKFLOW_EXECUTION_")
+    closing = {"COMPLETED", "FAILED", "TIMED_OUT", "CANCELED", "TERMINATED", "CONTINUED_AS_NEW"}
+    return name if name in closing else "RUNNING"
+
+
+def _previous_run_id(history: WorkflowHistory) -> str | None:
+    started = history.events[0].workflow_execution_started_event_attributes
+    return started.continued_execution_run_id or None
+
+
+async def fetch_runs(client: Client, deal_id: str) -> list[RunHistory]:
+    """Every run Temporal still holds, oldest first; raises HistoryUnavailable when it holds none."""
+    runs = await _walk(client, deal_id, {})
+    if not runs:
+        raise HistoryUnavailable(f"Temporal holds no history of deal {deal_id} (workflow {workflow_id(deal_id)})")
+    return runs
+
+
+async def load_runs(client: Client | None, sessions: sessionmaker[Session], deal_id: str) -> list[RunHistory]:
+    """Every run of the deal, oldest first: from Temporal where it still has the run, else from the store."""
+    stored = {run.run_id: run for run in stored_runs(sessions, deal_id)}
+    runs = await _walk(client, deal_id, stored) if client is not None else []
+    if not runs:
+        runs = sorted(stored.values(), key=lambda r: r.run_index)
+    if not runs:
+        raise HistoryUnavailable(
+            f"deal {deal_id}: no history in Temporal nor in the deal_histories store; "
+            "a closed deal's history is kept by `kuayue audit keep` before Temporal's retention ends"
+        )
+    return runs
+
+
+async def _walk(client: Client, deal_id: str, stored: dict[str, RunHistory]) -> list[RunHistory]:
+    """Follow continue-as-new links back from the newest run; a run Temporal lacks is taken from `stored`."""
+    wid = workflow_id(deal_id)
+    histories: list[tuple[WorkflowHistory, Source]] = []
+    run_id: str | None = None  # None: the newest run
+    while True:
+        try:
+            histories.append((await client.get_workflow_handle(wid, run_id=run_id).fetch_history(), "temporal"))
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            if run_id is None:
+                # The newest run is gone: the store knows the chain's end, if it was kept.
+                newest = max(stored.values(), key=lambda r: r.run_index, default=None)
+                if newest is None:
+                    return []
+                run_id = newest.run_id
+            if run_id not in stored:
+                raise HistoryUnavailable(f"deal {deal_id}: run {run_id} is neither in Temporal nor in the store") from err
+            histories.append((stored[run_id].history, "store"))
+        run_id = _previous_run_id(histories[-1][0])
+        if run_id is None:
+            break
+    histories.reverse()
+    return [RunHistory(deal_id, i, history, source) for i, (history, source) in enumerate(histories, start=1)]
+
+
+def stored_runs(sessions: sessionmaker[Session], deal_id: str) -> list[RunHistory]:
+    """The runs kept in `deal_histories`, oldest first, each checked against its stored SHA-256."""
+    with sessions() as session:
+        rows = session.scalars(
+            select(DealHistoryRecord).where(DealHistoryRecord.deal_id == deal_id).order_by(DealHistoryRecord.run_index)
+        ).all()
+        return [RunHistory(deal_id, row.run_index, _decode(row), "store") for row in rows]
+
+
+def _decode(row: DealHistoryRecord) -> WorkflowHistory:
+    text = zlib.decompress(row.history_zlib)
+    digest = hashlib.sha256(text).hexdigest()
+    if digest != row.history_sha256:
+        raise StoredHistoryCorrupt(
+            f"deal {row.deal_id} run {row.run_index} ({row.run_id}): stored history hashes to {digest}, "
+            f"but {row.history_sha256} was recorded when it was stored"
+        )
+    return WorkflowHistory.from_json(row.workflow_id, text.decode("utf-8"))
+
+
+async def keep_history(client: Client, sessions: sessionmaker[Session], deal_id: str) -> int:
+    """Store every run of a closed deal in `deal_histories`; returns how many runs were new (0 on a repeat)."""
+    description = await client.get_workflow_handle(workflow_id(deal_id)).describe()
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        raise DealStillOpen(f"deal {deal_id} is still running; its history is kept once it closes (signed, withdrawn, lapsed)")
+    return store_runs(sessions, await fetch_runs(client, deal_id))
+
+
+def store_runs(sessions: sessionmaker[Session], runs: list[RunHistory]) -> int:
+    """Insert the runs not yet stored (unique on workflow and run id); returns how many were inserted."""
+    now = datetime.now(UTC)
+    inserted = 0
+    with sessions.begin() as session:
+        for run in runs:
+            text = run.history.to_json().encode("utf-8")
+            statement = (
+                upsert_insert(session, DealHistoryRecord)
+                .values(
+                    deal_id=run.deal_id,
+                    workflow_id=run.history.workflow_id,
+                    run_id=run.run_id,
+                    run_index=run.run_index,
+                    status=run.status,
+                    history_zlib=zlib.compress(text, 9),
+                    history_sha256=hashlib.sha256(text).hexdigest(),
+                    event_count=len(run.history.events),
+                    stored_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["workflow_id", "run_id"])
+            )
+            result = cast(CursorResult[Any], session.execute(statement))
+            inserted += result.rowcount or 0
+    return inserted

@@ -140,7 +140,7 @@ async def send_command(client: Client, deal_id: str, command: Command) -> Answer
     """Send a command as an update; a refusal raises CommandRejected with the domain's code and message."""
     handle = client.get_workflow_handle(workflow_id(deal_id))
     try:
-        return await handle.execute_update(EXECUTE_UPDATE, CommandRequest(command=command), result_type=Answer)
+        answer = await handle.execute_update(EXECUTE_UPDATE, CommandRequest(command=command), result_type=Answer)
     except WorkflowUpdateFailedError as e:
         cause = e.cause
         if isinstance(cause, ApplicationError):
@@ -150,6 +150,8 @@ async def send_command(client: Client, deal_id: str, command: Command) -> Answer
         if e.status == RPCStatusCode.NOT_FOUND:
             raise await _closed_or_missing(client, deal_id) from e
         raise
+    assert isinstance(answer, Answer)
+    return answer
 
 
 async def _closed_or_missing(client: Client, deal_id: str) -> CommandRejected:
@@ -164,19 +166,24 @@ async def _closed_or_missing(client: Client, deal_id: str) -> CommandRejected:
 
 
 async def deal_state(client: Client, deal_id: str) -> DealState:
-    return await client.get_workflow_handle(workflow_id(deal_id)).query(STATE_QUERY, result_type=DealState)
+    state = await client.get_workflow_handle(workflow_id(deal_id)).query(STATE_QUERY, result_type=DealState)
+    assert isinstance(state, DealState)
+    return state
 
 
 async def deal_events(client: Client, deal_id: str, since_seq: int = 0) -> EventsPage:
-    return await client.get_workflow_handle(workflow_id(deal_id)).query(
+    page = await client.get_workflow_handle(workflow_id(deal_id)).query(
         EVENTS_QUERY, EventsRequest(since_seq=since_seq), result_type=EventsPage
     )
+    assert isinstance(page, EventsPage)
+    return page
 
 
 async def allowed_commands(client: Client, deal_id: str, actor: Actor | None = None) -> list[str]:
-    return await client.get_workflow_handle(workflow_id(deal_id)).query(
+    offered = await client.get_workflow_handle(workflow_id(deal_id)).query(
         ALLOWED_QUERY, AllowedRequest(actor=actor), result_type=list[str]
     )
+    return [str(c) for c in offered]
 
 
 async def list_deals(client: Client, stage: str | None = None, query: str | None = None) -> AsyncIterator[dict[str, Any]]:
@@ -206,7 +213,7 @@ def parse_actor(text: str) -> Actor:
     if len(parts) not in (2, 3):
         raise CommandRejected("invalid_actor", f"身份「{text}」格式应为 ID:角色[:中心]，如 ja-broker-liu:broker:ja-centre")
     try:
-        return Actor(id=parts[0], role=parts[1], centre_id=parts[2] if len(parts) == 3 else None)  # type: ignore[arg-type]
+        return Actor.model_validate({"id": parts[0], "role": parts[1], "centre_id": parts[2] if len(parts) == 3 else None})
     except ValidationError as e:
         raise CommandRejected("invalid_actor", _validation_message("身份", e)) from e
 
@@ -256,9 +263,9 @@ async def _dispatch(client: Client, task_queue: str, actor: Actor, args: Any) ->
     match args.deal_command:
         case "start":
             for path in args.files:
-                command = load_open_command(path, actor)
-                handle = await start_deal(client, command, task_queue)
-                print(f"已创建案件 {command.deal_id}（工作流 {handle.id}）")
+                opening = load_open_command(path, actor)
+                handle = await start_deal(client, opening, task_queue)
+                print(f"已创建案件 {opening.deal_id}（工作流 {handle.id}）")
         case "show":
             state = await deal_state(client, args.deal_id)
             print(state.model_dump_json(indent=2, exclude_none=True))

@@ -150,12 +150,11 @@ def _authorize(state: DealState, command_type: str, actor: Actor) -> None:
 
 def _require_stage(state: DealState, command_type: str) -> None:
     stages = _STAGE_OF[command_type]
-    if stages is not None and state.stage not in stages:
+    current = state.stage
+    assert current is not None  # decide() refuses commands before the deal is open
+    if stages is not None and current not in stages:
         allowed = "、".join(zh(s) for s in stages)
-        raise DomainError(
-            "wrong_stage",
-            f"「{command_type}」只能在 {allowed} 阶段执行，案件当前处于 {zh(state.stage)}",  # type: ignore[arg-type]
-        )
+        raise DomainError("wrong_stage", f"「{command_type}」只能在 {allowed} 阶段执行，案件当前处于 {zh(current)}")
 
 
 def _enter(state: DealState, stage: Stage, ctx: Context) -> ev.StageEntered:

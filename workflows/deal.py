@@ -58,7 +58,8 @@ _ARCHIVE_RETRY = RetryPolicy(
 _PLAN_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=["NoBudget"])
 
 
-# Patch ids of guarded workflow changes (see docs/versioning.md); each stays until no history needs the old branch.
+# Patch ids of guarded workflow changes (README, "Changing workflow code safely"); each stays until no history
+# needs its old branch.
 # LEAN_COMMANDS_PATCH: plan and append run as local activities (in the same workflow task, on the same worker,
 # saving a round trip through the server on every command a broker waits for), and the deal keeps one durable
 # timer per due moment instead of a new timer per command. Histories from before it (tests/histories/v1-*)

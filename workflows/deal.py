@@ -46,8 +46,10 @@ ARCHIVE_APPEND = "archive.append"
 DEADLINES_PLAN = "deadlines.plan"
 
 # How many answers and events a run keeps (and hands across continue-as-new); older ones are in the archive.
-ANSWERS_KEPT = 500
-EVENTS_KEPT = 500
+# Bounded so the continue-as-new input stays far below Temporal's payload limits (an answer is ~1-2 KB);
+# a client retries a command within seconds, so 100 answers cover every realistic retry.
+ANSWERS_KEPT = 100
+EVENTS_KEPT = 200
 
 _ARCHIVE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

@@ -151,9 +151,7 @@ class TextIndex:
             for token, count in counts.items():
                 postings.setdefault(token, []).append((position, count))
         self._postings = postings
-        self._idf = {
-            token: math.log(1 + (self.size - len(hits) + 0.5) / (len(hits) + 0.5)) for token, hits in postings.items()
-        }
+        self._idf = {token: math.log(1 + (self.size - len(hits) + 0.5) / (len(hits) + 0.5)) for token, hits in postings.items()}
 
     def scores(self, terms: Mapping[str, float]) -> dict[int, float]:
         """BM25 per document position for weighted query terms; documents without a hit are absent."""
@@ -167,6 +165,9 @@ class TextIndex:
             for position, count in hits:
                 result[position] = result.get(position, 0.0) + idf * count * k1_plus_1 / (count + self._norm[position])
         return result
+
+    def idf(self, term: str) -> float:
+        return self._idf.get(term, 0.0)
 
     def contains(self, position: int, term: str) -> bool:
         hits = self._postings.get(term)
@@ -329,14 +330,7 @@ def explain(demand: DemandSide, supply: SupplySide, text_fraction: float, text_r
 def _total(config: MatchConfig, text: float, fractions: tuple[float, float, float, float, float]) -> float:
     w = config.weights
     industry, readiness, mode, price, region = fractions
-    total = (
-        w.text * text
-        + w.industry * industry
-        + w.readiness * readiness
-        + w.mode * mode
-        + w.price * price
-        + w.region * region
-    )
+    total = w.text * text + w.industry * industry + w.readiness * readiness + w.mode * mode + w.price * price + w.region * region
     # Rounded so that a ranking never depends on the last bits of a float sum; equal scores go by id.
     return round(total, 4)
 
@@ -381,10 +375,14 @@ class MatchIndex:
         return self._text.scores(query.terms)
 
     def text_reason(self, position: int, query: Query, fraction: float) -> str:
-        hits = [term for term in query.terms if self._text.contains(position, term)]
+        found = [term for term in query.terms if self._text.contains(position, term)]
+        # Search-mode segmentation also yields the parts of long words; the reason names the whole words.
+        hits = [t for t in found if not any(t != other and t in other for other in found)]
+        # The most telling words first: the rarest in the registry.
+        hits.sort(key=lambda t: -self._text.idf(t))
         if not hits:
             return "文本无共同词"
-        words = "、".join(f"{t}（同义：{query.expanded_from[t]}）" if t in query.expanded_from else t for t in hits[:8])
+        words = "、".join(f"{t}（同义：{query.expanded_from[t]}）" if t in query.expanded_from else t for t in hits[:12])
         return f"文本相关度 {fraction:.2f}：命中 {words}"
 
 
@@ -436,6 +434,26 @@ def rank_demands(
     for entry, score, reasons in ranked:
         assert isinstance(entry.label, RankedDemand)
         result.append(entry.label.model_copy(update={"score": score, "reasons": tuple(reasons)}))
+    return result
+
+
+def search_achievements(
+    query_tokens: Sequence[str], index: MatchIndex, filters: Filters = NO_FILTERS, limit: int = 10
+) -> list[Candidate]:
+    """Achievements for free text: words only (score 100 for the best text match), filters applied, no-hit records left out."""
+    if index.kind != "achievements":
+        raise ValueError(f"index of {index.kind} given; search_achievements needs an achievement index")
+    query = expand_query(query_tokens, index.config)
+    text = index.text_scores(query)
+    hits = [i for i in sorted(text) if _supply_passes(index.entry(i).side, filters)]
+    best = max((text[i] for i in hits), default=0.0)
+    ranked = sorted((-round(100 * text[i] / best, 4), index.entry(i).side.id, i) for i in hits)
+    result = []
+    for negative, _, i in ranked[: max(limit, 0)]:
+        label = index.entry(i).label
+        assert isinstance(label, AchievementRef)
+        reason = index.text_reason(i, query, -negative / 100)
+        result.append(Candidate(achievement=label, score=-negative, reasons=(reason,)))
     return result
 
 

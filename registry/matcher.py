@@ -1,0 +1,122 @@
+"""Matching on the database's registries: builds (and caches) the index, ranks, searches.
+
+An index is rebuilt only when the registry's content hashes, the configuration or the dictionary change; its
+`version` is what a deal records next to the shortlist it proposes.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.events import Candidate
+from domain.matching import (
+    NO_FILTERS,
+    Filters,
+    MatchIndex,
+    RankedDemand,
+    build_achievement_index,
+    build_demand_index,
+    index_version,
+    rank_achievements,
+    rank_demands,
+    search_achievements,
+)
+from domain.registry import Achievement, RegisteredDemand
+from registry import records
+from registry.analyzer import Analyzer, default_analyzer
+from registry.tables import Kind
+
+
+class NotFound(LookupError):
+    """No record with that id; the message says which registry was searched."""
+
+
+@dataclass(frozen=True)
+class Shortlist:
+    """Candidates for one demand and the index version they came from."""
+
+    demand_id: str
+    index_version: str
+    candidates: list[Candidate]
+
+
+@dataclass(frozen=True)
+class DemandList:
+    """Demands for one achievement (supply push) and the index version they came from."""
+
+    achievement_id: str
+    index_version: str
+    demands: list[RankedDemand]
+
+
+class Matcher:
+    """Rankings over the registries of one database, with the last index of each kind kept in memory."""
+
+    def __init__(self, factory: sessionmaker[Session], analyzer: Analyzer | None = None) -> None:
+        self._factory = factory
+        self._analyzer = analyzer or default_analyzer()
+        self._indexes: dict[Kind, MatchIndex] = {}
+        self._lock = threading.Lock()
+
+    def index(self, kind: Kind) -> MatchIndex:
+        """The current index of a registry (rebuilt only if its content changed since the last call)."""
+        with self._factory() as session:
+            hashes = records.content_hashes(session, kind)
+            version = index_version(kind.value, hashes, self._analyzer.config, self._analyzer.fingerprint)
+            with self._lock:
+                cached = self._indexes.get(kind)
+                if cached is not None and cached.version == version:
+                    return cached
+            loaded = records.load(session, kind)
+        built = self.build(kind, loaded)
+        with self._lock:
+            self._indexes[kind] = built
+        return built
+
+    def build(self, kind: Kind, loaded: list[records.RegistryRecord]) -> MatchIndex:
+        """An index over records already in memory (also what the benchmark times)."""
+        analyzer = self._analyzer
+        if kind is Kind.ACHIEVEMENTS:
+            achievements = [r for r in loaded if isinstance(r, Achievement)]
+            pairs_a = [(a, analyzer.achievement_tokens(a)) for a in achievements]
+            return build_achievement_index(pairs_a, analyzer.config, analyzer.fingerprint)
+        demands = [r for r in loaded if isinstance(r, RegisteredDemand)]
+        pairs_d = [(d, analyzer.demand_tokens(d)) for d in demands]
+        return build_demand_index(pairs_d, analyzer.config, analyzer.fingerprint)
+
+    def for_demand(self, demand_id: str, filters: Filters = NO_FILTERS, limit: int = 10) -> Shortlist:
+        """Achievements for a registered demand, best first."""
+        demand = self._get(Kind.DEMANDS, demand_id)
+        assert isinstance(demand, RegisteredDemand)
+        return self.for_demand_record(demand, filters, limit)
+
+    def for_demand_record(self, demand: RegisteredDemand, filters: Filters = NO_FILTERS, limit: int = 10) -> Shortlist:
+        """Achievements for a demand that need not be registered (e.g. a deal's own demand)."""
+        index = self.index(Kind.ACHIEVEMENTS)
+        tokens = self._analyzer.demand_tokens(demand)
+        return Shortlist(demand.demand_id, index.version, rank_achievements(demand, tokens, index, filters, limit))
+
+    def for_achievement(self, achievement_id: str, filters: Filters = NO_FILTERS, limit: int = 10) -> DemandList:
+        """Demands for a registered achievement, best first (supply push to enterprises)."""
+        achievement = self._get(Kind.ACHIEVEMENTS, achievement_id)
+        assert isinstance(achievement, Achievement)
+        index = self.index(Kind.DEMANDS)
+        tokens = self._analyzer.achievement_tokens(achievement)
+        return DemandList(achievement_id, index.version, rank_demands(achievement, tokens, index, filters, limit))
+
+    def search(self, text: str, filters: Filters = NO_FILTERS, limit: int = 10) -> Shortlist:
+        """Achievements for free text: the text part of a match only, structured parts neutral, filters applied."""
+        index = self.index(Kind.ACHIEVEMENTS)
+        tokens = self._analyzer.query_tokens(text)
+        return Shortlist("", index.version, search_achievements(tokens, index, filters, limit))
+
+    def _get(self, kind: Kind, id_: str) -> records.RegistryRecord:
+        with self._factory() as session:
+            record = records.get(session, kind, id_)
+        if record is None:
+            label = "科技成果登记号" if kind is Kind.ACHIEVEMENTS else "需求编号"
+            raise NotFound(f"{label}「{id_}」不存在")
+        return record

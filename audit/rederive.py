@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from domain.events import Event
-from audit.replay import DealReplayer, RunReplay
 from audit.histories import RunHistory
+from audit.replay import DealReplayer, RunReplay
+from domain.events import Event
 
 DifferenceKind = Literal["missing", "extra", "different"]
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.workflow import ActivityHandle
 from temporalio.worker import (
     Interceptor,
     Replayer,
@@ -25,6 +24,7 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
+from temporalio.workflow import ActivityHandle
 
 from domain.events import Event
 from domain.projection import AppendRequest

@@ -19,9 +19,11 @@ from typing import Any, TypeAlias
 
 import structlog
 
+from kuayue.audit_commands import add_audit_command
 from kuayue.deal_commands import add_deal_command, add_up_command, add_worker_command
 from kuayue.devserver import DevServerError, DevServerOptions, start_dev_server
 from kuayue.logging import configure_logging
+from kuayue.registry_commands import add_registry_command
 from kuayue.settings import LOG_FORMATS, ConfigurationError, Settings
 from kuayue.temporal import SearchAttributeConflict
 
@@ -56,7 +58,14 @@ def add_dev_server_command(subcommands: Subcommands) -> None:
 
 
 # Every command `kuayue` offers, in the order `--help` lists them.
-COMMANDS: list[CommandInstaller] = [add_up_command, add_worker_command, add_deal_command, add_dev_server_command]
+COMMANDS: list[CommandInstaller] = [
+    add_up_command,
+    add_worker_command,
+    add_deal_command,
+    add_dev_server_command,
+    add_registry_command,
+    add_audit_command,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

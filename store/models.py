@@ -268,3 +268,36 @@ class AchievementDeclineRecord(Base):
     reason: Mapped[str] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text)
     declined_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class UserRecord(Base):
+    """A person who signs in to the web UI (issue 5). `username` is also the actor id recorded in events,
+    so a broker's username is their broker id. Only an argon2 hash of the password is kept."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String)
+    role: Mapped[str] = mapped_column(String(32))
+    centre_id: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String)
+    active: Mapped[bool]
+    # Lock-out after repeated failed sign-ins: counted here so it holds across processes and restarts.
+    failed_logins: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ApiTokenRecord(Base):
+    """A bearer token for the JSON API. Only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        ForeignKeyConstraint(["username"], ["users.username"]),
+        Index(None, "username"),
+    )
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

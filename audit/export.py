@@ -1,0 +1,194 @@
+"""Evidence bundles: one deal's or a period's archive, histories and verification, checkable offline.
+
+Layout (a directory, or the same tree in a .zip):
+
+    manifest.json                       what is in the bundle and the SHA-256 of every other file
+    manifest.sha256                     the SHA-256 of manifest.json (write it down elsewhere to anchor the bundle)
+    verification.json                   the archive's verification report when the bundle was made
+    deals/<deal_id>/events.jsonl        the archived rows, one JSON object per line, with their stored hashes
+    deals/<deal_id>/history/run-<n>.json  each run's Temporal history (`temporal workflow show --output json` form)
+
+`verify_bundle` needs nothing but this package: no Temporal server, no database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import distinct, select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client, WorkflowHistory
+
+from audit.histories import HistoryUnavailable, load_runs
+from audit.verify import ChainChecker, verify_deal
+from store.models import EventRecord
+
+FORMAT = "kuayue-evidence/1"
+MANIFEST = "manifest.json"
+MANIFEST_SUM = "manifest.sha256"
+_ROW_FIELDS = ("deal_id", "seq", "type", "occurred_at", "actor_id", "actor_role", "command_id", "payload", "prev_hash", "hash")
+
+
+def deals_in_period(session: Session, since: datetime, until: datetime) -> list[str]:
+    """Deals with at least one event in [since, until)."""
+    query = select(distinct(EventRecord.deal_id)).where(EventRecord.occurred_at >= since, EventRecord.occurred_at < until)
+    return sorted(session.scalars(query))
+
+
+async def export_bundle(client: Client | None, sessions: sessionmaker[Session], deal_ids: list[str], out: Path) -> Path:
+    """Write the bundle of `deal_ids` to `out` (a directory, or a .zip when the name ends so); returns `out`."""
+    files: dict[str, bytes] = {}
+    histories: dict[str, dict[str, Any]] = {}
+    missing_histories: list[str] = []
+    reports = []
+    for deal_id in deal_ids:
+        with sessions() as session:
+            rows = session.execute(select(EventRecord).where(EventRecord.deal_id == deal_id).order_by(EventRecord.seq)).scalars()
+            files[f"deals/{deal_id}/events.jsonl"] = b"".join(_row_line(row) for row in rows)
+            reports.append(verify_deal(session, deal_id))
+        try:
+            runs = await load_runs(client, sessions, deal_id)
+        except HistoryUnavailable:
+            missing_histories.append(deal_id)
+            continue
+        for run in runs:
+            name = f"deals/{deal_id}/history/run-{run.run_index}.json"
+            files[name] = run.history.to_json().encode("utf-8")
+            histories[name] = {"workflow_id": run.history.workflow_id, "run_id": run.run_id, "source": run.source}
+    files["verification.json"] = json.dumps([r.model_dump() for r in reports], ensure_ascii=False, indent=2).encode("utf-8")
+    manifest = {
+        "format": FORMAT,
+        "created_at": datetime.now(UTC).isoformat(),
+        "deals": deal_ids,
+        "histories": histories,
+        "deals_without_history": missing_histories,
+        "files": {name: _sha256(data) for name, data in sorted(files.items())},
+    }
+    files[MANIFEST] = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
+    files[MANIFEST_SUM] = f"{_sha256(files[MANIFEST])}  {MANIFEST}\n".encode()
+    _write(out, files)
+    return out
+
+
+def _row_line(row: EventRecord) -> bytes:
+    values = {name: getattr(row, name) for name in _ROW_FIELDS}
+    values["occurred_at"] = row.occurred_at.isoformat()
+    values["recorded_at"] = row.recorded_at.isoformat()
+    return (json.dumps(values, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _write(out: Path, files: dict[str, bytes]) -> None:
+    if out.suffix == ".zip":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in files.items():
+                archive.writestr(name, data)
+        return
+    for name, data in files.items():
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+class _Bundle:
+    """Reads a bundle's files from a directory or a .zip by their bundle names."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._zip = zipfile.ZipFile(path) if path.is_file() else None
+
+    def names(self) -> set[str]:
+        if self._zip is not None:
+            return {info.filename for info in self._zip.infolist() if not info.is_dir()}
+        return {p.relative_to(self._path).as_posix() for p in self._path.rglob("*") if p.is_file()}
+
+    def read(self, name: str) -> bytes:
+        return self._zip.read(name) if self._zip is not None else (self._path / name).read_bytes()
+
+
+@dataclass(frozen=True)
+class _BundleRow:
+    deal_id: str
+    seq: int
+    type: str
+    occurred_at: datetime
+    actor_id: str
+    actor_role: str
+    command_id: str | None
+    payload: str
+    prev_hash: str
+    hash: str
+
+
+def verify_bundle(path: Path) -> list[str]:
+    """Problems found in the bundle at `path`, one sentence each; empty when it is intact."""
+    try:
+        return _verify_bundle(_Bundle(path))
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        # A damaged zip (a changed byte fails its CRC or its structure) is a finding, not a crash.
+        return [f"{path}: the bundle cannot be read ({type(exc).__name__}: {exc})"]
+
+
+def _verify_bundle(bundle: _Bundle) -> list[str]:
+    names = bundle.names()
+    if MANIFEST not in names:
+        return [f"no {MANIFEST}; this is not a Kuayue evidence bundle"]
+    problems: list[str] = []
+    manifest_bytes = bundle.read(MANIFEST)
+    if MANIFEST_SUM in names:
+        recorded = bundle.read(MANIFEST_SUM).decode("utf-8", "replace").split()[:1]
+        if recorded != [_sha256(manifest_bytes)]:
+            problems.append(f"{MANIFEST} hashes to {_sha256(manifest_bytes)}, but {MANIFEST_SUM} records {recorded}")
+    else:
+        problems.append(f"{MANIFEST_SUM} is missing")
+    try:
+        manifest = json.loads(manifest_bytes)
+        listed: dict[str, str] = manifest["files"]
+    except (ValueError, KeyError, TypeError) as exc:
+        return [*problems, f"{MANIFEST} cannot be read: {exc}"]
+    for name in sorted(names - set(listed) - {MANIFEST, MANIFEST_SUM}):
+        problems.append(f"{name}: not listed in the manifest (added?)")
+    for name, expected in sorted(listed.items()):
+        if name not in names:
+            problems.append(f"{name}: listed in the manifest but missing")
+        elif (actual := _sha256(bundle.read(name))) != expected:
+            problems.append(f"{name}: SHA-256 {actual} differs from the manifest's {expected}")
+    for name in sorted(n for n in listed if n.endswith("/events.jsonl") and n in names):
+        problems.extend(_chain_problems(name, bundle.read(name)))
+    for name, run in sorted(manifest.get("histories", {}).items()):
+        if name in names:
+            problems.extend(_history_problems(name, run, bundle.read(name)))
+    return problems
+
+
+def _chain_problems(name: str, data: bytes) -> Iterator[str]:
+    checker = ChainChecker(name)
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        try:
+            values = json.loads(line)
+            fields = {k: values[k] for k in _ROW_FIELDS}
+            checker.check(_BundleRow(**{**fields, "occurred_at": datetime.fromisoformat(fields["occurred_at"])}))
+        except (ValueError, KeyError, TypeError) as exc:
+            yield f"{name} line {number}: not an archived event row ({type(exc).__name__}: {exc})"
+    yield from (f"{name}: {p.describe()}" for p in checker.report.problems)
+
+
+def _history_problems(name: str, run: dict[str, Any], data: bytes) -> Iterator[str]:
+    try:
+        history = WorkflowHistory.from_json(run["workflow_id"], data.decode("utf-8"))
+        if history.run_id != run["run_id"]:
+            yield f"{name}: history of run {history.run_id}, but the manifest says {run['run_id']}"
+    except Exception as exc:  # any parse failure is a finding, whatever the protobuf layer raises
+        yield f"{name}: not a readable Temporal history ({type(exc).__name__}: {exc})"

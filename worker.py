@@ -7,18 +7,34 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
 from temporalio.worker import Interceptor, Worker
 
 from activities.archive import EventArchive
 from activities.calendar import WorkingDayCalendar
 from activities.deadlines import DeadlinePlanner, load_policy
+from activities.history import HistoryKeeping
+from domain.projection import KeepClosedRequest
 from domain.sla import SlaPolicy
 from kuayue.settings import Settings
 from kuayue.temporal import sandbox_runner
 from store.db import make_engine, make_session_factory, migrate
 from workflows.deal import DealWorkflow
+from workflows.history_keeper import HistoryKeeperWorkflow
+
+HISTORY_SCHEDULE_ID = "kuayue-history-keeper"
+HISTORY_EVERY = timedelta(minutes=10)
 
 
 def build_worker(
@@ -36,15 +52,32 @@ def build_worker(
     sessions = make_session_factory(make_engine(database_url))
     archive = EventArchive(sessions)
     planner = DeadlinePlanner(policy or load_policy(), calendar or WorkingDayCalendar())
+    keeping = HistoryKeeping(client, sessions)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[DealWorkflow],
-        activities=[archive.append, planner.plan],
+        workflows=[DealWorkflow, HistoryKeeperWorkflow],
+        activities=[archive.append, planner.plan, keeping.keep_closed],
         workflow_runner=sandbox_runner(),
         interceptors=interceptors,
         max_concurrent_activities=max_concurrent_activities,
     )
+
+
+async def ensure_history_schedule(client: Client, task_queue: str) -> bool:
+    """Create the Temporal Schedule that keeps closed deals' histories every 10 minutes; True if created now."""
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            HistoryKeeperWorkflow.run, KeepClosedRequest(), id=f"{HISTORY_SCHEDULE_ID}-run", task_queue=task_queue
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=HISTORY_EVERY)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(HISTORY_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        return False
+    return True
 
 
 async def run_worker(settings: Settings | None = None) -> None:
@@ -55,6 +88,7 @@ async def run_worker(settings: Settings | None = None) -> None:
     configure_logging(settings.log_format)
     client = await connect(settings)
     worker = build_worker(client, settings.task_queue, settings.database_url)
+    await ensure_history_schedule(client, settings.task_queue)
     await worker.run()
 
 

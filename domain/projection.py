@@ -123,3 +123,15 @@ def notifications(state: DealState, new_events: Iterable[Event]) -> list[Notific
                 )
             )
     return out
+
+
+class KeepClosedRequest(Model):
+    """Input of the history keeper: keep the Temporal histories of deals closed within the window."""
+
+    lookback_hours: int = Field(default=48, gt=0, description="deals closed within this window are considered")
+
+
+class KeepClosedResult(Model):
+    closed_deals: int = Field(description="closed deals found in the window")
+    newly_kept: int = Field(description="of those, deals whose runs were stored by this call")
+    runs_stored: int

@@ -18,7 +18,7 @@ from kuayue.devserver import DevServerOptions, start_dev_server
 from kuayue.logging import configure_logging
 from kuayue.settings import REPO_ROOT, Settings
 from kuayue.temporal import connect
-from worker import build_worker
+from worker import build_worker, ensure_history_schedule
 from workflows.messages import workflow_id
 
 log = structlog.stdlib.get_logger(__name__)
@@ -38,6 +38,7 @@ async def up(settings: Settings | None = None, examples: Path = EXAMPLE_DEALS) -
     try:
         client = await connect(settings, target_host=server.address)
         worker = build_worker(client, settings.task_queue, settings.database_url)
+        await ensure_history_schedule(client, settings.task_queue)
         async with worker:
             actor = starter.parse_actor(starter.DEFAULT_ACTOR)
             for path in sorted(examples.glob("*.json")):

@@ -26,6 +26,7 @@ from kuayue.logging import configure_logging
 from kuayue.registry_commands import add_registry_command
 from kuayue.settings import LOG_FORMATS, ConfigurationError, Settings
 from kuayue.temporal import SearchAttributeConflict
+from kuayue.web_commands import add_user_command, add_web_command
 
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Handler: TypeAlias = Callable[[argparse.Namespace], int]
@@ -65,6 +66,8 @@ COMMANDS: list[CommandInstaller] = [
     add_dev_server_command,
     add_registry_command,
     add_audit_command,
+    add_web_command,
+    add_user_command,
 ]
 
 

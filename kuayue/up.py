@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import structlog
+from temporalio.client import Client
 
 import starter
 from kuayue.devserver import DevServerOptions, start_dev_server
@@ -50,14 +53,35 @@ async def up(settings: Settings | None = None, examples: Path = EXAMPLE_DEALS) -
                     if e.code != "deal_exists":
                         raise
                     print(f"  已恢复案件 {command.deal_id}：{command.demand.title}")
-            _print_where_to_look(settings, server.ui_url)
-            await stop.wait()
+            async with _web_ui(settings, client):
+                _print_where_to_look(settings, server.ui_url)
+                await stop.wait()
             print("\n正在停止 worker 与 Temporal 开发服务器……")
     finally:
         with contextlib.suppress(Exception):
             await server.stop()
     print("已停止。再次运行将从同一数据文件恢复全部案件。")
     return 0
+
+
+@contextlib.asynccontextmanager
+async def _web_ui(settings: Settings, client: Client) -> AsyncIterator[None]:
+    """The web UI in this process on KUAYUE_WEB_PORT (8000); if it cannot start, the rest still runs."""
+    from web.serve import DEFAULT_PORT, build_app, config_from_settings, ensure_demo_admin, serving
+
+    config = config_from_settings(settings)
+    port = int(os.environ.get("KUAYUE_WEB_PORT") or DEFAULT_PORT)
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            password = ensure_demo_admin(config)
+            web = await stack.enter_async_context(serving(build_app(config, client), port=port))
+        except (OSError, SystemExit) as e:  # uvicorn exits when the port is taken
+            print(f"  Web UI not started on port {port} ({e!r}); set KUAYUE_WEB_PORT to a free port.")
+        else:
+            print(f"  Web UI:            {web.url}")
+            if password:
+                print(f"  演示管理员（仅用于快速体验）：用户名 admin，密码 {password}（只显示这一次）")
+        yield
 
 
 def _print_where_to_look(settings: Settings, ui_url: str | None) -> None:

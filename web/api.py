@@ -1,0 +1,82 @@
+"""The JSON API under /api/ (bearer token per user): the inbox, a deal, and sending commands."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from domain.events import Event
+from domain.projection import DealSummary
+from domain.stages import Stage
+from domain.state import DealState
+from web import deals
+from web.auth import api_user, services
+from web.deals import InboxItem, Services
+from web.timeline import what, who
+from web.users import User
+from workflows.messages import Answer
+
+router = APIRouter(prefix="/api", tags=["deals"])
+ApiUser = Annotated[User, Depends(api_user)]
+Svc = Annotated[Services, Depends(services)]
+
+
+class Me(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    centre_id: str | None
+
+
+class TimelineEntry(BaseModel):
+    event: Event
+    who: str
+    what: str
+
+
+class DealDetail(BaseModel):
+    deal: DealSummary
+    state: DealState
+    timeline: list[TimelineEntry]
+    allowed_commands: list[str] = Field(description="commands the caller may send now (payload checks still apply)")
+    workflow_url: str | None
+
+
+class CommandBody(BaseModel):
+    type: str = Field(description="a command type of domain/commands.py, e.g. ValidateDemand")
+    payload: dict[str, Any] = Field(default_factory=dict, description="the command's fields, money in fen")
+    command_id: str | None = Field(default=None, description="repeat it to retry safely: the first answer is returned")
+
+
+class Refusal(BaseModel):
+    code: str
+    message: str
+
+
+@router.get("/me")
+def me(user: ApiUser) -> Me:
+    return Me(username=user.username, display_name=user.display_name, role=user.role.value, centre_id=user.centre_id)
+
+
+@router.get("/deals")
+def list_deals(user: ApiUser, svc: Svc, stage: Stage | None = None) -> list[InboxItem]:
+    """The caller's inbox: the deals they may see, soonest stage deadline first."""
+    now = datetime.now(UTC)
+    return [deals.inbox_item(d, now) for d in deals.inbox(svc, user.actor, stage)]
+
+
+@router.get("/deals/{deal_id}", responses={404: {"model": Refusal}})
+async def get_deal(deal_id: str, user: ApiUser, svc: Svc) -> DealDetail:
+    view = await deals.deal_view(svc, user.actor, deal_id)
+    timeline = [TimelineEntry(event=e, who=who(e), what=what(e)) for e in view.events]
+    return DealDetail(deal=view.summary, state=view.state, timeline=timeline, allowed_commands=view.allowed,
+                      workflow_url=view.workflow_url)
+
+
+@router.post("/deals/{deal_id}/commands", responses={403: {"model": Refusal}, 404: {"model": Refusal}, 422: {"model": Refusal}})
+async def send_command(deal_id: str, body: CommandBody, user: ApiUser, svc: Svc) -> Answer:
+    """Send a command as the caller; a refusal answers the domain's code and message, and nothing is recorded."""
+    return await deals.act(svc, user.actor, deal_id, body.type, body.payload, body.command_id)

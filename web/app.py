@@ -1,0 +1,87 @@
+"""The FastAPI application: pages, API, sessions, static files and how refusals are answered."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from temporalio.client import Client
+
+import starter
+from web import api, auth, pages
+from web.config import WebConfig
+from web.deals import DealNotVisible, Forbidden, Services
+from web.rendering import render
+
+SESSION_MAX_AGE = 12 * 3600  # a working day, so a forgotten session does not stay open for weeks
+
+
+def create_app(config: WebConfig, client: Client, sessions: sessionmaker[Session]) -> FastAPI:
+    """The web app on an existing Temporal client and database sessions (its owner opens and closes them)."""
+    app = FastAPI(title="Kuayue 跨越", summary="技术转移案件：经纪人工作台与 JSON API")
+    app.state.services = Services(sessions=sessions, client=client, config=config)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=config.secret_key,
+        session_cookie="kuayue_session",
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=config.https_only,
+    )
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    app.include_router(auth.router)
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    _install_error_pages(app)
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _refusal(request: Request, status: int, code: str, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"code": code, "message": message}, status_code=status)
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+    async def not_signed_in(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, auth.NotSignedIn)
+        return auth.login_redirect(exc.next_url)
+
+    async def not_visible(request: Request, exc: Exception) -> Response:
+        return _refusal(request, 404, "not_found", f"没有编号为 {exc} 的案件，或您无权查看")
+
+    async def forbidden(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Forbidden)
+        return _refusal(request, 403, "forbidden", exc.message)
+
+    async def rejected(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, starter.CommandRejected)
+        return _refusal(request, 422, exc.code, exc.message)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if _wants_json(request):
+            return JSONResponse({"code": "http_error", "message": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return render(request, "error.html", {"status": exc.status_code, "message": exc.detail}, status_code=exc.status_code)
+
+    handlers: dict[type[Exception], Handler] = {
+        HTTPException: http_error,
+        auth.NotSignedIn: not_signed_in,
+        DealNotVisible: not_visible,
+        Forbidden: forbidden,
+        starter.CommandRejected: rejected,
+    }
+    for exc_type, handler in handlers.items():
+        app.add_exception_handler(exc_type, handler)

@@ -1,0 +1,131 @@
+"""What the pages and the API do with deals, once: list what an actor may see, show a deal, send a command."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+import starter
+from domain.actors import Actor
+from domain.decider import allowed_commands
+from domain.events import Event
+from domain.projection import DealSummary
+from domain.stages import Stage
+from domain.state import DealState
+from store.queries import deal_row, events_of, list_deals
+from web.config import WebConfig
+from web.format import COMMAND_NAMES_ZH, NEXT_ACTION_ZH, deadline_badge, stage_zh, working_days_left, zh_date
+from web.scope import scope_of
+from workflows.messages import Answer, workflow_id
+
+INBOX_LIMIT = 200
+
+
+class DealNotVisible(Exception):
+    """The deal does not exist or the actor may not see it (answered alike, so ids cannot be probed)."""
+
+
+class Forbidden(Exception):
+    """The actor may see the deal but not do this; `message` (Chinese) says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Services:
+    """What every route needs, built once per app."""
+
+    sessions: sessionmaker[Session]
+    client: Client
+    config: WebConfig
+
+
+@dataclass(frozen=True)
+class DealView:
+    summary: DealSummary
+    state: DealState
+    events: list[Event]
+    allowed: list[str]
+    workflow_url: str | None
+
+
+def inbox(services: Services, actor: Actor, stage: Stage | None = None, limit: int = INBOX_LIMIT) -> list[DealSummary]:
+    """The deals `actor` may see, soonest stage deadline first."""
+    scope = scope_of(actor)
+    if scope.nothing:
+        return []
+    with services.sessions() as session:
+        return list_deals(session, stage=stage, broker_id=scope.broker_id, centre_id=scope.centre_id, limit=limit)
+
+
+def visible_deal(services: Services, actor: Actor, deal_id: str) -> DealSummary:
+    with services.sessions() as session:
+        summary = deal_row(session, deal_id)
+    if summary is None or not scope_of(actor).allows(summary):
+        raise DealNotVisible(deal_id)
+    return summary
+
+
+async def deal_view(services: Services, actor: Actor, deal_id: str) -> DealView:
+    """The deal as its page shows it: read model, live state (for the forms), the archived timeline."""
+    summary = visible_deal(services, actor, deal_id)
+    state = await starter.deal_state(services.client, deal_id)
+    with services.sessions() as session:
+        events = events_of(session, deal_id)
+    return DealView(summary, state, events, allowed_commands(state, actor), services.config.workflow_url(workflow_id(deal_id)))
+
+
+async def act(
+    services: Services, actor: Actor, deal_id: str, command_type: str, payload: dict[str, Any], command_id: str | None = None
+) -> Answer:
+    """Send a command to the deal's workflow as `actor`; refusals raise Forbidden or starter.CommandRejected."""
+    visible_deal(services, actor, deal_id)
+    state = await starter.deal_state(services.client, deal_id)
+    # Offered to someone now but not to this actor: the domain's authorization says no, so refuse before sending.
+    if command_type in allowed_commands(state) and command_type not in allowed_commands(state, actor):
+        raise Forbidden(f"您（{actor.id}）无权对案件 {deal_id} 执行「{COMMAND_NAMES_ZH.get(command_type, command_type)}」")
+    command = starter.parse_command(command_type, payload, actor, command_id)
+    try:
+        return await starter.send_command(services.client, deal_id, command)
+    except starter.CommandRejected as e:
+        if e.code == "forbidden":
+            raise Forbidden(e.message) from e
+        raise
+
+
+class InboxItem(BaseModel):
+    """A deal as the inbox lists it: the read-model row plus what a person reads at a glance."""
+
+    deal: DealSummary
+    stage_name: str
+    working_days_left: int | None = Field(description="working days to the stage's due date; negative when overdue")
+    due_date: str | None = Field(description="the stage's due date, e.g. 2026年3月5日")
+    badge: str | None = Field(description="overdue | escalated | None")
+    badge_text: str | None
+    next_action: str | None
+
+
+def inbox_item(deal: DealSummary, now: datetime) -> InboxItem:
+    badge = deadline_badge(deal, now)
+    return InboxItem(
+        deal=deal,
+        stage_name=stage_zh(deal.stage),
+        working_days_left=working_days_left(deal.stage_due_at, now) if deal.stage_due_at else None,
+        due_date=zh_date(deal.stage_due_at) if deal.stage_due_at else None,
+        badge=badge[0] if badge else None,
+        badge_text=badge[1] if badge else None,
+        next_action=NEXT_ACTION_ZH.get(deal.stage),
+    )
+
+
+def new_command_id() -> str:
+    """A command id for a form, so resending the same form is answered once (the workflow dedupes by id)."""
+    return f"web-{uuid.uuid4()}"

@@ -1,0 +1,77 @@
+"""The HTML pages: inbox (我的案件) and the deal page with its action forms."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+import starter
+from domain.stages import STAGE_NAMES_ZH, Stage
+from web import deals
+from web.auth import check_csrf, page_user, services
+from web.deals import Services
+from web.format import progress
+from web.forms import form_for, payload_from_form
+from web.rendering import render
+from web.timeline import what, who
+from web.users import User
+
+router = APIRouter()
+SignedIn = Annotated[User, Depends(page_user)]
+Svc = Annotated[Services, Depends(services)]
+
+
+@router.get("/", include_in_schema=False)
+def home(user: SignedIn) -> Response:
+    return RedirectResponse("/deals", status_code=303)
+
+
+@router.get("/deals", response_class=HTMLResponse)
+def inbox_page(request: Request, user: SignedIn, svc: Svc, stage: Stage | None = None) -> Response:
+    now = datetime.now(UTC)
+    items = [deals.inbox_item(d, now) for d in deals.inbox(svc, user.actor, stage)]
+    context = {"me": user, "items": items, "stage": stage, "stages": list(STAGE_NAMES_ZH.items())}
+    return render(request, "inbox.html", context)
+
+
+@router.get("/deals/{deal_id}", response_class=HTMLResponse)
+async def deal_page(request: Request, deal_id: str, user: SignedIn, svc: Svc, done: str | None = None) -> Response:
+    return await _deal_page(request, user, svc, deal_id, done=done)
+
+
+@router.post("/deals/{deal_id}/actions/{command_type}", response_class=HTMLResponse, dependencies=[Depends(check_csrf)])
+async def deal_action(request: Request, deal_id: str, command_type: str, user: SignedIn, svc: Svc) -> Response:
+    """Send one command; on refusal show the domain's message next to its form, with what was typed kept."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str) and k != "csrf_token"}
+    state = await starter.deal_state(svc.client, deals.visible_deal(svc, user.actor, deal_id).deal_id)
+    try:
+        payload = payload_from_form(command_type, form, state)
+        # The form's command id makes a double click or a resent POST return the first answer, not act twice.
+        await deals.act(svc, user.actor, deal_id, command_type, payload, form.get("command_id") or None)
+    except starter.CommandRejected as e:
+        return await _deal_page(request, user, svc, deal_id, error=(command_type, e.message), typed=form, status_code=422)
+    return RedirectResponse(f"/deals/{deal_id}?done={command_type}", status_code=303)
+
+
+async def _deal_page(
+    request: Request,
+    user: User,
+    svc: Services,
+    deal_id: str,
+    *,
+    done: str | None = None,
+    error: tuple[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    view = await deals.deal_view(svc, user.actor, deal_id)
+    forms = [form_for(c, view.state) for c in view.allowed]
+    timeline = [(e, who(e), what(e)) for e in reversed(view.events)]
+    context = {
+        "me": user, "view": view, "forms": forms, "timeline": timeline, "progress": progress(view.summary.stage),
+        "done": done, "error": error, "typed": typed or {}, "new_command_id": deals.new_command_id(),
+    }
+    return render(request, "deal.html", context, status_code=status_code)

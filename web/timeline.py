@@ -1,0 +1,67 @@
+"""One line of Chinese per archived event, for the deal page's timeline and the API."""
+
+from __future__ import annotations
+
+from domain import events as ev
+from domain.actors import Role
+from domain.events import Event
+from domain.parties import format_wan
+from domain.sla import LADDER_PERCENT
+from domain.stages import STAGE_NAMES_ZH
+
+ROLE_ZH = {
+    Role.BROKER: "经纪人", Role.MANAGER: "中心管理员", Role.HUB_ADMIN: "省中心", Role.AUDITOR: "审计员", Role.SYSTEM: "系统",
+}
+
+
+def who(event: Event) -> str:
+    actor = event.actor
+    if actor.id == "system:timer":
+        return "系统定时器"
+    if actor.id == "system:partner":
+        return "合作机构"
+    return f"{ROLE_ZH.get(actor.role, actor.role)} {actor.id}"
+
+
+def what(event: Event) -> str:
+    p = event.payload
+    match p:
+        case ev.DealOpened():
+            return f"创建案件：{p.demand.title}（{p.demand.enterprise.name}），经纪人 {p.broker.name}"
+        case ev.StageEntered():
+            return f"进入「{STAGE_NAMES_ZH[p.stage]}」阶段"
+        case ev.DemandValidated():
+            return f"确认需求{'：' + p.note if p.note else ''}"
+        case ev.CandidatesProposed():
+            return "推荐候选成果：" + "、".join(f"{c.achievement.title}（{c.score:g}）" for c in p.candidates)
+        case ev.CandidateShortlisted():
+            return f"入围成果 {p.achievement_id}"
+        case ev.CandidateRejected():
+            return f"否决成果 {p.achievement_id}（{p.reason.value}）"
+        case ev.MatchAccepted():
+            return f"{'企业方' if p.side == ev.Side.ENTERPRISE else '成果方'}确认匹配 {p.achievement_id}"
+        case ev.TermsAgreed():
+            return f"商定条款：{p.terms.transfer_mode.value}，价格 {format_wan(p.terms.price_fen)}"
+        case ev.NegotiationFailed():
+            return f"谈判未成（{p.reason.value}），退回技术匹配"
+        case ev.FinancingCommitted():
+            return f"{p.investor} 承诺 {format_wan(p.amount_fen)}（{p.instrument.value}）"
+        case ev.FinancingWaived():
+            return f"无需融资：{p.reason}"
+        case ev.ContractSigned():
+            return f"签订{p.contract.contract_type.value}合同，成交额 {format_wan(p.contract.total_value_fen)}"
+        case ev.ContractRegistered():
+            return f"合同认定登记，编号 {p.registration_number}"
+        case ev.DealWithdrawn():
+            return f"撤回案件：{p.reason}"
+        case ev.DealLapsed():
+            return f"案件失效：{p.inactive_days} 天无进展"
+        case ev.BrokerReassigned():
+            return f"改派经纪人 {p.previous_broker_id} → {p.broker.name}（{p.broker.broker_id}）：{p.reason}"
+        case ev.DeadlineExtended():
+            return f"延长期限 {p.working_days} 个工作日：{p.reason}"
+        case ev.ReminderSent():
+            return f"提醒经纪人：{STAGE_NAMES_ZH[p.stage]}阶段已用去 {LADDER_PERCENT[p.step]}% 期限"
+        case ev.Escalated():
+            return f"{p.level} 级升级至 {p.recipient_centre_id}：{STAGE_NAMES_ZH[p.stage]}阶段超期"
+    return event.type

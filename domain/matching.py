@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import heapq
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -368,6 +369,9 @@ class MatchIndex:
     def entry(self, position: int) -> _Entry:
         return self._entries[position]
 
+    def entries(self) -> Sequence[_Entry]:
+        return self._entries
+
     def ids(self) -> list[str]:
         return [entry.side.id for entry in self._entries]
 
@@ -414,7 +418,8 @@ def rank_achievements(
     if index.kind != "achievements":
         raise ValueError(f"index of {index.kind} given; rank_achievements needs an achievement index")
     wanted = DemandSide.of(demand)
-    ranked = _rank(index, query_tokens, limit, lambda s: _supply_passes(s, filters), _supplies_for(wanted))
+    passes = None if filters == NO_FILTERS else (lambda s: _supply_passes(s, filters))
+    ranked = _rank(index, query_tokens, limit, passes, _supplies_for(wanted))
     result = []
     for entry, score, reasons in ranked:
         assert isinstance(entry.label, AchievementRef)
@@ -429,7 +434,8 @@ def rank_demands(
     if index.kind != "demands":
         raise ValueError(f"index of {index.kind} given; rank_demands needs a demand index")
     offered = SupplySide.of(achievement)
-    ranked = _rank(index, query_tokens, limit, lambda d: _demand_passes(d, filters), _demands_for(offered))
+    passes = None if filters == NO_FILTERS else (lambda d: _demand_passes(d, filters))
+    ranked = _rank(index, query_tokens, limit, passes, _demands_for(offered))
     result = []
     for entry, score, reasons in ranked:
         assert isinstance(entry.label, RankedDemand)
@@ -461,23 +467,22 @@ def _rank(
     index: MatchIndex,
     query_tokens: Sequence[str],
     limit: int,
-    passes: Callable[[SupplySide | DemandSide], bool],
+    passes: Callable[[SupplySide | DemandSide], bool] | None,
     pair: Callable[[SupplySide | DemandSide], tuple[DemandSide, SupplySide]],
 ) -> list[tuple[_Entry, float, list[str]]]:
     config = index.config
     query = expand_query(query_tokens, config)
     text = index.text_scores(query)
-    eligible = [i for i in range(len(index)) if passes(index.entry(i).side)]
+    sides = [entry.side for entry in index.entries()]
+    eligible = range(len(sides)) if passes is None else [i for i, side in enumerate(sides) if passes(side)]
     best_text = max((text.get(i, 0.0) for i in eligible), default=0.0)
     scored: list[tuple[float, str, int, float]] = []
     for i in eligible:
+        side = sides[i]
         fraction = text.get(i, 0.0) / best_text if best_text > 0 else 0.0
-        demand, supply = pair(index.entry(i).side)
-        total = _total(config, fraction, _fractions(demand, supply))
-        scored.append((-total, supply.id if index.kind == "achievements" else demand.id, i, fraction))
-    scored.sort()
+        scored.append((-_total(config, fraction, _fractions(*pair(side))), side.id, i, fraction))
     result = []
-    for negative_total, _, i, fraction in scored[: max(limit, 0)]:
+    for negative_total, _, i, fraction in heapq.nsmallest(max(limit, 0), scored):
         entry = index.entry(i)
         demand, supply = pair(entry.side)
         reasons = explain(demand, supply, fraction, index.text_reason(i, query, fraction), config)

@@ -25,6 +25,7 @@ from activities.archive import EventArchive
 from activities.calendar import WorkingDayCalendar
 from activities.deadlines import DeadlinePlanner, load_policy
 from activities.history import HistoryKeeping
+from activities.matching import DealMatching
 from domain.projection import KeepClosedRequest
 from domain.sla import SlaPolicy
 from kuayue.settings import Settings
@@ -53,11 +54,12 @@ def build_worker(
     archive = EventArchive(sessions)
     planner = DeadlinePlanner(policy or load_policy(), calendar or WorkingDayCalendar())
     keeping = HistoryKeeping(client, sessions)
+    matching = DealMatching(sessions)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[DealWorkflow, HistoryKeeperWorkflow],
-        activities=[archive.append, planner.plan, keeping.keep_closed],
+        activities=[archive.append, planner.plan, keeping.keep_closed, matching.propose],
         workflow_runner=sandbox_runner(),
         interceptors=interceptors,
         max_concurrent_activities=max_concurrent_activities,

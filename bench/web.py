@@ -42,14 +42,30 @@ def seed(url: str, n: int) -> None:
         stage = rng.choice([*OPEN_STAGES, *OPEN_STAGES, Stage.SIGNED])
         entered = now - timedelta(days=rng.randint(0, 60))
         due = None if stage == Stage.SIGNED else entered + timedelta(days=rng.randint(5, 40))
-        rows.append({
-            "deal_id": f"B-{i:05d}", "title": f"技术需求 {i}", "enterprise_name": f"企业 {i % 997}", "stage": stage.value,
-            "broker_id": f"{centre}-broker-{rng.randrange(BROKERS_PER_CENTRE)}", "centre_id": centre,
-            "industry_code": "C3425", "region_code": "360800", "stage_entered_at": entered, "stage_due_at": due,
-            "next_due_at": due, "due_provisional": False, "escalation_level": rng.choice([0, 0, 0, 1, 2]),
-            "financing_need_fen": 0, "committed_fen": 0, "contract_value_fen": None, "technical_value_fen": None,
-            "last_seq": 5, "last_event_at": entered, "updated_at": now,
-        })
+        rows.append(
+            {
+                "deal_id": f"B-{i:05d}",
+                "title": f"技术需求 {i}",
+                "enterprise_name": f"企业 {i % 997}",
+                "stage": stage.value,
+                "broker_id": f"{centre}-broker-{rng.randrange(BROKERS_PER_CENTRE)}",
+                "centre_id": centre,
+                "industry_code": "C3425",
+                "region_code": "360800",
+                "stage_entered_at": entered,
+                "stage_due_at": due,
+                "next_due_at": due,
+                "due_provisional": False,
+                "escalation_level": rng.choice([0, 0, 0, 1, 2]),
+                "financing_need_fen": 0,
+                "committed_fen": 0,
+                "contract_value_fen": None,
+                "technical_value_fen": None,
+                "last_seq": 5,
+                "last_event_at": entered,
+                "updated_at": now,
+            }
+        )
     with make_session_factory(make_engine(url)).begin() as session:
         session.execute(insert(DealRecord), rows)
         create_user(session, "bench-hub", PASSWORD, Role.HUB_ADMIN, "省中心", "hub")
@@ -61,8 +77,12 @@ async def measure(url: str, requests: int) -> None:
     config = WebConfig(database_url=url, secret_key="bench")
     # The inbox never calls Temporal; the bench runs without a server, so no client is given.
     app = create_app(config, cast(Client, None), make_session_factory(make_engine(url, pool_size=5)))
-    for user, path in (("bench-hub", "/deals"), ("bench-hub", "/deals?stage=MATCHING"),
-                       ("bench-manager", "/deals"), (f"{CENTRES[0]}-broker-0", "/deals")):
+    for user, path in (
+        ("bench-hub", "/deals"),
+        ("bench-hub", "/deals?stage=MATCHING"),
+        ("bench-manager", "/deals"),
+        (f"{CENTRES[0]}-broker-0", "/deals"),
+    ):
         client = await sign_in(app, user)
         for _ in range(10):  # warm-up: connection pool, template compilation
             await client.get(path)

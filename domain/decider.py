@@ -12,7 +12,7 @@ from functools import singledispatch
 from typing import Any, NamedTuple, TypeVar
 
 from domain import events as ev
-from domain.actors import TIMER, Actor, Role
+from domain.actors import MATCHING, PARTNER, TIMER, Actor, Role
 from domain.commands import (
     AcceptMatch,
     AgreeTerms,
@@ -77,7 +77,11 @@ _STAGE_OF: dict[str, tuple[Stage, ...] | None] = {
 }
 _MANAGER_COMMANDS = frozenset({"ReassignBroker", "ExtendDeadline"})
 _SYSTEM_COMMANDS = frozenset({"FireLadderStep", "LapseDeal"})
-_PARTNER_COMMANDS = frozenset({"RecordCommitment", "RegisterContract"})
+# What each machine identity may do besides the timers' own commands.
+_SYSTEM_COMMANDS_BY_IDENTITY: dict[str, frozenset[str]] = {
+    PARTNER.id: frozenset({"RecordCommitment", "RegisterContract"}),
+    MATCHING.id: frozenset({"ProposeCandidates"}),  # the shortlist proposed when a deal enters matching
+}
 _ROLE_ZH = {Role.BROKER: "经纪人", Role.MANAGER: "中心管理员", Role.HUB_ADMIN: "省中心管理员", Role.AUDITOR: "审计员"}
 
 
@@ -126,7 +130,7 @@ def _authorize(state: DealState, command_type: str, actor: Actor) -> None:
             raise DomainError("forbidden", f"「{command_type}」只能由系统定时器发出，{actor.id} 无权执行")
         return
     if actor.role == Role.SYSTEM:
-        if command_type in _PARTNER_COMMANDS and actor.id == "system:partner":
+        if command_type in _SYSTEM_COMMANDS_BY_IDENTITY.get(actor.id, frozenset()):
             return
         raise DomainError("forbidden", f"系统身份 {actor.id} 不能执行「{command_type}」")
     if actor.role == Role.HUB_ADMIN:

@@ -13,8 +13,8 @@ from pydantic import Field
 
 from domain.actors import Role
 from domain.decider import next_due
-from domain.events import Escalated, Event, ReminderSent
-from domain.parties import Fen, Model
+from domain.events import Candidate, Escalated, Event, ReminderSent
+from domain.parties import Demand, Fen, Model
 from domain.sla import LADDER_PERCENT, LadderStep
 from domain.stages import Stage, zh
 from domain.state import DealState
@@ -135,3 +135,17 @@ class KeepClosedResult(Model):
     closed_deals: int = Field(description="closed deals found in the window")
     newly_kept: int = Field(description="of those, deals whose runs were stored by this call")
     runs_stored: int
+
+
+class MatchRequest(Model):
+    """Input of the matching activity: the deal's demand, to rank the achievement registry against."""
+
+    deal_id: str
+    demand: Demand
+
+
+class ProposedShortlist(Model):
+    """What the matching engine proposes, and the index version it came from (recorded with the candidates)."""
+
+    index_version: str
+    candidates: tuple[Candidate, ...] = ()

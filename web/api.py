@@ -72,8 +72,9 @@ def list_deals(user: ApiUser, svc: Svc, stage: Stage | None = None) -> list[Inbo
 async def get_deal(deal_id: str, user: ApiUser, svc: Svc) -> DealDetail:
     view = await deals.deal_view(svc, user.actor, deal_id)
     timeline = [TimelineEntry(event=e, who=who(e), what=what(e)) for e in view.events]
-    return DealDetail(deal=view.summary, state=view.state, timeline=timeline, allowed_commands=view.allowed,
-                      workflow_url=view.workflow_url)
+    return DealDetail(
+        deal=view.summary, state=view.state, timeline=timeline, allowed_commands=view.allowed, workflow_url=view.workflow_url
+    )
 
 
 @router.post("/deals/{deal_id}/commands", responses={403: {"model": Refusal}, 404: {"model": Refusal}, 422: {"model": Refusal}})

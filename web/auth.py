@@ -98,8 +98,11 @@ async def login(request: Request, svc: Annotated[Services, Depends(services)]) -
     config = svc.config
     with svc.sessions.begin() as session:
         result = authenticate(
-            session, username, password,
-            max_failures=config.max_failed_logins, lockout=timedelta(minutes=config.lockout_minutes),
+            session,
+            username,
+            password,
+            max_failures=config.max_failed_logins,
+            lockout=timedelta(minutes=config.lockout_minutes),
         )
     if result.user is None:
         error = "用户名或密码不正确"

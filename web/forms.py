@@ -29,8 +29,12 @@ DECLINE_REASONS: Options = (
     (DeclineReason.OTHER.value, "其他"),
 )
 SIDES: Options = ((Side.ENTERPRISE.value, "企业方"), (Side.OWNER.value, "成果方"))
-INSTRUMENTS: Options = ((Instrument.LOAN.value, "贷款"), (Instrument.GUARANTEE.value, "担保"),
-                        (Instrument.EQUITY.value, "股权投资"), (Instrument.GRANT.value, "资助"))
+INSTRUMENTS: Options = (
+    (Instrument.LOAN.value, "贷款"),
+    (Instrument.GUARANTEE.value, "担保"),
+    (Instrument.EQUITY.value, "股权投资"),
+    (Instrument.GRANT.value, "资助"),
+)
 TRANSFER_MODES: Options = tuple((m.value, m.value) for m in TransferMode)
 CONTRACT_TYPES: Options = tuple((t.value, t.value) for t in ContractType)
 
@@ -57,6 +61,7 @@ def _achievements(ids: tuple[str, ...], state: DealState) -> Options:
     def title(aid: str) -> str:
         candidate = state.candidate(aid)
         return f"{aid} {candidate.achievement.title}" if candidate else aid
+
     return tuple((aid, title(aid)) for aid in ids)
 
 
@@ -148,8 +153,11 @@ def _propose(f: Form, state: DealState) -> dict[str, Any]:
     except ValueError as e:
         raise CommandRejected("invalid_input", f"匹配得分「{f.get('score', '')}」不是数字") from e
     reasons = tuple(r.strip() for r in f.get("reasons", "").replace(";", "；").split("；") if r.strip())
-    achievement = {"achievement_id": f.get("achievement_id", "").strip(), "title": f.get("title", "").strip(),
-                   "institution": {"name": f.get("institution", "").strip()}}
+    achievement = {
+        "achievement_id": f.get("achievement_id", "").strip(),
+        "title": f.get("title", "").strip(),
+        "institution": {"name": f.get("institution", "").strip()},
+    }
     return {"candidates": [{"achievement": achievement, "score": score, "reasons": reasons}], "source": "broker"}
 
 
@@ -166,18 +174,24 @@ _BUILDERS: dict[str, Callable[[Form, DealState], dict[str, Any]]] = {
     "ShortlistCandidate": lambda f, s: {"achievement_id": f.get("achievement_id", "")},
     "RejectCandidate": lambda f, s: {k: f.get(k, "") for k in ("achievement_id", "reason", "note")},
     "AcceptMatch": lambda f, s: {"achievement_id": f.get("achievement_id", ""), "side": f.get("side", "")},
-    "AgreeTerms": lambda f, s: {"terms": {"transfer_mode": f.get("transfer_mode", ""),
-                                          "price_fen": fen(f.get("price_wan", ""), "价格")}},
+    "AgreeTerms": lambda f, s: {
+        "terms": {"transfer_mode": f.get("transfer_mode", ""), "price_fen": fen(f.get("price_wan", ""), "价格")}
+    },
     "FailNegotiation": lambda f, s: {"reason": f.get("reason", ""), "note": f.get("note", "")},
-    "RecordCommitment": lambda f, s: {"investor": f.get("investor", ""), "instrument": f.get("instrument", ""),
-                                      "amount_fen": fen(f.get("amount_wan", ""), "金额")},
+    "RecordCommitment": lambda f, s: {
+        "investor": f.get("investor", ""),
+        "instrument": f.get("instrument", ""),
+        "amount_fen": fen(f.get("amount_wan", ""), "金额"),
+    },
     "WaiveFinancing": lambda f, s: {"reason": f.get("reason", "")},
-    "SignContract": lambda f, s: {"contract": {
-        "contract_type": f.get("contract_type", ""),
-        "total_value_fen": fen(f.get("total_wan", ""), "合同成交额"),
-        "technical_value_fen": fen(f.get("technical_wan", ""), "技术交易额"),
-        "signed_on": _day(f.get("signed_on", ""), "签订日期"),
-    }},
+    "SignContract": lambda f, s: {
+        "contract": {
+            "contract_type": f.get("contract_type", ""),
+            "total_value_fen": fen(f.get("total_wan", ""), "合同成交额"),
+            "technical_value_fen": fen(f.get("technical_wan", ""), "技术交易额"),
+            "signed_on": _day(f.get("signed_on", ""), "签订日期"),
+        }
+    },
     "RegisterContract": lambda f, s: {"registration_number": f.get("registration_number", "").strip()},
     "WithdrawDeal": lambda f, s: {"reason": f.get("reason", "")},
     "ReassignBroker": _reassign,

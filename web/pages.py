@@ -71,7 +71,14 @@ async def _deal_page(
     forms = [form_for(c, view.state) for c in view.allowed]
     timeline = [(e, who(e), what(e)) for e in reversed(view.events)]
     context = {
-        "me": user, "view": view, "forms": forms, "timeline": timeline, "progress": progress(view.summary.stage),
-        "done": done, "error": error, "typed": typed or {}, "new_command_id": deals.new_command_id(),
+        "me": user,
+        "view": view,
+        "forms": forms,
+        "timeline": timeline,
+        "progress": progress(view.summary.stage),
+        "done": done,
+        "error": error,
+        "typed": typed or {},
+        "new_command_id": deals.new_command_id(),
     }
     return render(request, "deal.html", context, status_code=status_code)

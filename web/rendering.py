@@ -13,7 +13,10 @@ from web import format as fmt
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.filters.update(
-    zh_date=fmt.zh_date, zh_datetime=fmt.zh_datetime, wan=fmt.wan, stage_zh=fmt.stage_zh,
+    zh_date=fmt.zh_date,
+    zh_datetime=fmt.zh_datetime,
+    wan=fmt.wan,
+    stage_zh=fmt.stage_zh,
     command_zh=lambda c: fmt.COMMAND_NAMES_ZH.get(c, c),
 )
 

@@ -10,7 +10,11 @@ from domain.sla import LADDER_PERCENT
 from domain.stages import STAGE_NAMES_ZH
 
 ROLE_ZH = {
-    Role.BROKER: "经纪人", Role.MANAGER: "中心管理员", Role.HUB_ADMIN: "省中心", Role.AUDITOR: "审计员", Role.SYSTEM: "系统",
+    Role.BROKER: "经纪人",
+    Role.MANAGER: "中心管理员",
+    Role.HUB_ADMIN: "省中心",
+    Role.AUDITOR: "审计员",
+    Role.SYSTEM: "系统",
 }
 
 

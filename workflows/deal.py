@@ -17,13 +17,14 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.actors import TIMER
-    from domain.commands import Command, Context, FireLadderStep, LapseDeal
+    from domain.actors import MATCHING, TIMER
+    from domain.commands import Command, Context, FireLadderStep, LapseDeal, ProposeCandidates
     from domain.decider import allowed_commands, decide, fold, next_due, plan_request
     from domain.errors import DomainError
     from domain.events import Event
-    from domain.projection import AppendRequest, DealSummary, notifications, summarize
+    from domain.projection import AppendRequest, DealSummary, MatchRequest, ProposedShortlist, notifications, summarize
     from domain.sla import DeadlinePlan, LadderStep
+    from domain.stages import Stage
     from domain.state import DealState, initial_state, is_terminal
     from workflows import search_attributes as sa
     from workflows.messages import (
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
 
 ARCHIVE_APPEND = "archive.append"
 DEADLINES_PLAN = "deadlines.plan"
+MATCHING_PROPOSE = "matching.propose"
 
 # How many answers and events a run keeps (and hands across continue-as-new); older ones are in the archive.
 # Bounded so the continue-as-new input stays far below Temporal's payload limits (an answer is ~1-2 KB);
@@ -67,6 +69,13 @@ _PLAN_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_
 # timer per due moment instead of a new timer per command. Histories from before it (tests/histories/v1-*)
 # scheduled ordinary activities and a timer per wait, and replay through the old branches.
 LEAN_COMMANDS_PATCH = "lean-commands-2026-11"
+
+
+# AUTO_MATCHING_PATCH: when a deal enters MATCHING, the matching activity ranks the achievement registry and the
+# shortlist is recorded as CandidatesProposed by system:matching. Histories from before it (v1-*, v2-*) did not.
+AUTO_MATCHING_PATCH = "auto-matching-2026-11"
+
+_MATCHING_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=3)
 
 
 def _lean() -> bool:
@@ -105,6 +114,7 @@ class DealWorkflow:
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
         self._search_attributes: tuple[object, ...] | None = None  # the values last upserted
+        self._matched_for: datetime | None = carry.matched_for if carry else None
         # Commands can arrive in the same task as the start, before the opening events are recorded:
         # they are validated against the deal as it will be once open, and wait for that to happen.
         self._opening: DealState | None = None
@@ -130,11 +140,15 @@ class DealWorkflow:
                             state=self._state,
                             answers=tuple(self._answers.values())[-ANSWERS_KEPT:],
                             recent_events=tuple(self._events),
+                            matched_for=self._matched_for,
                         ),
                         max_events_per_run=input.max_events_per_run,
                         upsert_search_attributes=input.upsert_search_attributes,
                     )
                 )
+            if self._needs_matching():
+                await self._propose_matches()
+                continue
             await self._wait_for_change_or_due()
         await workflow.wait_condition(workflow.all_handlers_finished)
         assert self._state.stage is not None
@@ -204,6 +218,46 @@ class DealWorkflow:
             # A command that was waiting on the lock may have moved the deal on (e.g. a new stage):
             # the timer is then simply stale.
             workflow.logger.info("timer no longer applies", extra={"code": e.code, "deal_id": s.deal_id})
+
+    def _needs_matching(self) -> bool:
+        s = self._state
+        if s.stage != Stage.MATCHING or s.stage_entered_at == self._matched_for:
+            return False
+        if not workflow.patched(AUTO_MATCHING_PATCH):
+            self._matched_for = s.stage_entered_at
+            return False
+        return True
+
+    async def _propose_matches(self) -> None:
+        """Ask the matching engine for this MATCHING entry's shortlist and record it, unless the broker got there first."""
+        entered, before = self._state.stage_entered_at, self._state.candidates
+        assert entered is not None and self._state.demand is not None
+        self._matched_for = entered
+        try:
+            shortlist = await workflow.execute_activity(
+                MATCHING_PROPOSE,
+                MatchRequest(deal_id=self._state.deal_id, demand=self._state.demand),
+                result_type=ProposedShortlist,
+                start_to_close_timeout=timedelta(minutes=2),
+                retry_policy=_MATCHING_RETRY,
+            )
+        except ActivityError as e:
+            # The broker can always search and propose by hand; a failed engine must not stop the deal.
+            workflow.logger.warning("matching failed; the broker proposes by hand", extra={"cause": str(e.cause)})
+            return
+        s = self._state
+        if not shortlist.candidates or s.stage_entered_at != entered or s.candidates != before:
+            return  # nothing found, or the deal moved on, or candidates were proposed meanwhile
+        command = ProposeCandidates(
+            command_id=f"matching:{entered.isoformat()}",
+            actor=MATCHING,
+            candidates=shortlist.candidates,
+            source=f"matching {shortlist.index_version}",
+        )
+        try:
+            await self._execute(command)
+        except DomainError as e:
+            workflow.logger.info("shortlist no longer applies", extra={"code": e.code, "deal_id": s.deal_id})
 
     def _should_continue_as_new(self) -> bool:
         limit = self._input.max_events_per_run

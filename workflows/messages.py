@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import Field
 
 from domain.actors import Actor
@@ -37,6 +39,7 @@ class Carry(Model):
     state: DealState
     answers: tuple[Answer, ...] = ()  # recent answers, for idempotent retries of command ids
     recent_events: tuple[Event, ...] = ()
+    matched_for: datetime | None = None  # the MATCHING stage entry the matching engine already ran for
 
 
 class DealInput(Model):

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m tests.histories.record v1
 
-Records, for the given code version: the three example deals through their whole lifecycle, a deal
+Records, for the given code version (against the example achievement registry): the three example deals
+through their whole lifecycle, a deal
 that continues-as-new several times, and a deal whose ladder fires and is extended on simulated time.
 Record a new version whenever workflow code changes (and guard the change with `workflow.patched`);
 never re-record an old version: those files are what running deals replay against.
@@ -26,12 +27,15 @@ from domain.commands import ExtendDeadline, WithdrawDeal
 from domain.sla import LadderStep
 from examples.lifecycle import broker_actor, lifecycle
 from kuayue.devserver import find_executable
+from registry.importer import import_file
+from store.db import make_engine, make_session_factory, migrate
 from tests.factories import EXAMPLE_FILES, manager_of, open_command
 from worker import build_worker
 from workflows import search_attributes
 from workflows.messages import workflow_id
 
 HERE = Path(__file__).resolve().parent
+REGISTRY = HERE.parents[1] / "examples" / "registry" / "achievements.csv"
 
 
 async def _save_all_runs(client: Client, deal_id: str, version: str, name: str) -> list[Path]:
@@ -51,6 +55,9 @@ async def record(version: str) -> list[Path]:
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite:///{tmp}/kuayue.db"
+        # The example registry, so that deals entering MATCHING get the matching engine's shortlist.
+        migrate(db_url)
+        import_file(make_session_factory(make_engine(db_url)), REGISTRY)
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(find_executable("temporal")),
             data_converter=pydantic_data_converter,

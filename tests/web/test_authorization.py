@@ -15,8 +15,12 @@ JA, JJ = EXAMPLES / "jian-biofertilizer.json", EXAMPLES / "jiujiang-heterojuncti
 # Which of the two deals (JA: ja-broker-liu in ja-centre; JJ: jj-broker-chen in jj-centre) each user may see,
 # and may act on. The auditor sees both and acts on none.
 SEES = {
-    "ja-broker-liu": {"JA"}, "jj-broker-chen": {"JJ"}, "ja-manager": {"JA"}, "jj-manager": {"JJ"},
-    "hub-admin": {"JA", "JJ"}, "auditor-zhao": {"JA", "JJ"},
+    "ja-broker-liu": {"JA"},
+    "jj-broker-chen": {"JJ"},
+    "ja-manager": {"JA"},
+    "jj-manager": {"JJ"},
+    "hub-admin": {"JA", "JJ"},
+    "auditor-zhao": {"JA", "JJ"},
 }
 ACTS = {user: (set() if user == "auditor-zhao" else seen) for user, seen in SEES.items()}
 
@@ -36,8 +40,11 @@ async def test_every_route_answers_only_what_each_role_may_see_and_do(app: FastA
 
     for user in SEES:
         client = await sign_in(app, user)
-        api = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
-                                headers={"Authorization": f"Bearer {web_db.tokens[user]}"})
+        api = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://testserver",
+            headers={"Authorization": f"Bearer {web_db.tokens[user]}"},
+        )
         inbox = await client.get("/deals")
         assert inbox.status_code == 200
         listed = {d["deal"]["deal_id"] for d in (await api.get("/api/deals")).json()}
@@ -58,8 +65,10 @@ async def test_every_route_answers_only_what_each_role_may_see_and_do(app: FastA
             assert sent.status_code == expected_action_status(user, key), (user, key, sent.text)
             # A manager-only command is refused to a broker even on the broker's own deal.
             if USERS[user][0].value == "broker" and visible:
-                extend = await api.post(f"/api/deals/{deal_id}/commands",
-                                        json={"type": "ExtendDeadline", "payload": {"working_days": 3, "reason": "测试"}})
+                extend = await api.post(
+                    f"/api/deals/{deal_id}/commands",
+                    json={"type": "ExtendDeadline", "payload": {"working_days": 3, "reason": "测试"}},
+                )
                 assert extend.status_code == 403, extend.text
         await client.aclose()
         await api.aclose()
@@ -78,8 +87,9 @@ async def test_without_a_session_or_token_nothing_is_answered(app: FastAPI, deal
     assert forged.status_code == 303 and forged.headers["location"].startswith("/login")
     api_routes = (("GET", "/api/deals"), ("GET", f"/api/deals/{ja.deal_id}"), ("POST", f"/api/deals/{ja.deal_id}/commands"))
     for method, path in api_routes:
-        answer = await anonymous.request(method, path, json={"type": "ValidateDemand"},
-                                         headers={"Authorization": "Bearer not-a-token"})
+        answer = await anonymous.request(
+            method, path, json={"type": "ValidateDemand"}, headers={"Authorization": "Bearer not-a-token"}
+        )
         assert answer.status_code == 401, (method, path)
     assert len(deals.archive(ja.deal_id)) == 2  # opened + first stage only
 

@@ -19,8 +19,14 @@ from web.serve import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
@@ -72,8 +78,13 @@ async def test_a_broker_takes_a_deal_to_signed_and_sees_a_refusal(app: FastAPI, 
 
         await submit(page, "ValidateDemand", {"note": "指标、预算已与企业确认"})
         await expect(page.locator(".progress li.current")).to_have_text("技术匹配")
-        candidate = {"achievement_id": "JXCG-2026-0001", "title": "龙脑樟残渣生物有机肥技术", "institution": "江西省科学院",
-                     "score": "86.5", "reasons": "行业相同；技术就绪度 7"}
+        candidate = {
+            "achievement_id": "JXCG-2026-0001",
+            "title": "龙脑樟残渣生物有机肥技术",
+            "institution": "江西省科学院",
+            "score": "86.5",
+            "reasons": "行业相同；技术就绪度 7",
+        }
         await submit(page, "ProposeCandidates", candidate)
         await submit(page, "ShortlistCandidate", {"achievement_id": "JXCG-2026-0001"})
         await submit(page, "AcceptMatch", {"achievement_id": "JXCG-2026-0001", "side": "enterprise"})
@@ -86,8 +97,11 @@ async def test_a_broker_takes_a_deal_to_signed_and_sees_a_refusal(app: FastAPI, 
 
         # A refused action: the message sits next to its form, the typed values stay, nothing is recorded.
         seq_before = len(deals.archive(deal_id))
-        await submit(page, "SignContract", {"contract_type": "技术许可", "total_wan": "300", "technical_wan": "350",
-                                            "signed_on": "2026-12-01"})
+        await submit(
+            page,
+            "SignContract",
+            {"contract_type": "技术许可", "total_wan": "300", "technical_wan": "350", "signed_on": "2026-12-01"},
+        )
         form = page.locator('form[data-command="SignContract"]')
         await expect(form.get_by_role("alert")).to_contain_text("技术交易额")
         await expect(form.locator('[name="technical_wan"]')).to_have_value("350")

@@ -6,8 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import chinese_calendar
-
+from activities.calendar import WorkingDayCalendar
 from domain.parties import format_wan
 from domain.projection import DealSummary
 from domain.stages import OPEN_STAGES, STAGE_NAMES_ZH, TERMINAL_STAGES, Stage
@@ -66,13 +65,15 @@ def stage_zh(stage: Stage | str | None) -> str:
     return "—" if stage is None else STAGE_NAMES_ZH[Stage(stage)]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1)
+def _calendar() -> WorkingDayCalendar:
+    # The deadline planner's own calendar (statutory holidays, make-up days, operator-loaded year files), so the
+    # days left that a broker reads are counted exactly as the due dates were planned.
+    return WorkingDayCalendar()
+
+
 def _is_workday(day: date) -> bool:
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        # A year without an official schedule yet: Monday–Friday, as the deadline planner does.
-        return day.weekday() < 5
+    return _calendar().is_working_day(day)[0]
 
 
 def working_days_left(due: datetime, now: datetime) -> int:

@@ -69,12 +69,21 @@ class Kuayue:
         return len(history.events)
 
 
+@contextlib.asynccontextmanager
+async def running_kuayue(client: Client, db_url: str, task_queue: str | None = None) -> AsyncIterator[Kuayue]:
+    """A real worker on `db_url` and a Kuayue to drive it; the deals still open are ended afterwards."""
+    queue = task_queue or f"kuayue-test-{uuid.uuid4()}"
+    engine = make_engine(db_url)
+    try:
+        async with build_worker(client, queue, db_url):
+            kuayue = Kuayue(client, queue, make_session_factory(engine))
+            yield kuayue
+            await kuayue.end_open_deals()
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 async def kuayue(temporal_env: WorkflowEnvironment, db_url: str, task_queue: str) -> AsyncIterator[Kuayue]:
-    engine = make_engine(db_url)
-    worker = build_worker(temporal_env.client, task_queue, db_url)
-    async with worker:
-        kuayue = Kuayue(temporal_env.client, task_queue, make_session_factory(engine))
+    async with running_kuayue(temporal_env.client, db_url, task_queue) as kuayue:
         yield kuayue
-        await kuayue.end_open_deals()
-    engine.dispose()

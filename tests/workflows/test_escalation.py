@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,11 +15,9 @@ from domain.events import Escalated, ReminderSent
 from domain.sla import LadderStep
 from domain.stages import Stage
 from examples.lifecycle import broker_actor
-from store.db import make_engine, make_session_factory
 from store.queries import notifications_for
 from tests.factories import EXAMPLE_FILES, manager_of
-from tests.workflows.conftest import Kuayue
-from worker import build_worker
+from tests.workflows.conftest import Kuayue, running_kuayue
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FUZHOU = next(p for p in EXAMPLE_FILES if "fuzhou" in p.name)
@@ -28,13 +25,8 @@ FUZHOU = next(p for p in EXAMPLE_FILES if "fuzhou" in p.name)
 
 @pytest.fixture
 async def skipping(time_skipping_env: WorkflowEnvironment, db_url: str) -> AsyncIterator[Kuayue]:
-    queue = f"ladder-{uuid.uuid4()}"
-    engine = make_engine(db_url)
-    async with build_worker(time_skipping_env.client, queue, db_url):
-        kuayue = Kuayue(time_skipping_env.client, queue, make_session_factory(engine))
+    async with running_kuayue(time_skipping_env.client, db_url) as kuayue:
         yield kuayue
-        await kuayue.end_open_deals()
-    engine.dispose()
 
 
 def on_time(fired_at: datetime, due_at: datetime) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,11 +14,9 @@ from domain.commands import ProposeCandidates, ValidateDemand
 from domain.events import CandidatesProposed, Event
 from examples.lifecycle import broker_actor
 from registry.importer import import_file
-from store.db import make_engine, make_session_factory
 from store.testing import migrated_database
 from tests.factories import EXAMPLE_FILES, candidates
-from tests.workflows.conftest import Kuayue
-from worker import build_worker
+from tests.workflows.conftest import Kuayue, running_kuayue
 
 REGISTRY = Path(__file__).resolve().parents[2] / "examples" / "registry" / "achievements.csv"
 EXPECTED_FIRST = {"jian": "JXCG-2026-0001", "fuzhou": "JXCG-2026-0005", "jiujiang": "JXCG-2026-0009"}
@@ -29,15 +26,9 @@ EXPECTED_FIRST = {"jian": "JXCG-2026-0001", "fuzhou": "JXCG-2026-0005", "jiujian
 async def with_registry(temporal_env: WorkflowEnvironment) -> AsyncIterator[Kuayue]:
     """A worker on its own database holding the example achievement registry (other tests keep theirs empty)."""
     with migrated_database("sqlite") as url:
-        engine = make_engine(url)
-        sessions = make_session_factory(engine)
-        import_file(sessions, REGISTRY)
-        queue = f"matching-{uuid.uuid4()}"
-        async with build_worker(temporal_env.client, queue, url):
-            kuayue = Kuayue(temporal_env.client, queue, sessions)
+        async with running_kuayue(temporal_env.client, url) as kuayue:
+            import_file(kuayue.sessions, REGISTRY)
             yield kuayue
-            await kuayue.end_open_deals()
-        engine.dispose()
 
 
 async def proposals(kuayue: Kuayue, deal_id: str, expected: int = 1) -> list[Event]:

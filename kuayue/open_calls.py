@@ -52,14 +52,17 @@ from workflows.open_call_messages import (
 
 async def publish(
     client: Client,
-    task_queue: str,
+    task_queue: str | None,
     actor: Actor,
     deal_id: str,
     open_call_id: str,
     deadline: datetime,
     qualifications: SolverQualifications,
 ) -> OpenCallState:
-    """Publish the deal's demand as an open call; refused (before anything starts) by the same rules the workflow runs."""
+    """Publish the deal's demand as an open call; refused (before anything starts) by the same rules the workflow runs.
+
+    `task_queue` None: the deal's own task queue, so the web app needs no worker settings.
+    """
     deal = await _deal_state(client, deal_id)
     if deal.stage is None or deal.demand is None or deal.broker is None or deal.centre is None:
         raise CommandRejected("deal_not_open", f"案件 {deal_id} 尚未创建完成，不能发布揭榜")
@@ -78,6 +81,8 @@ async def publish(
         decide(initial_state(), command, OpenCallContext(now=datetime.now(UTC)))
     except DomainError as e:
         raise CommandRejected(e.code, e.message) from e
+    if task_queue is None:
+        task_queue = (await client.get_workflow_handle(starter.workflow_id(deal_id)).describe()).task_queue
     wid = open_call_workflow_id(open_call_id)
     try:
         await client.start_workflow(

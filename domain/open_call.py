@@ -325,10 +325,10 @@ def _refuse_when_closed(state: OpenCallState, now: datetime) -> None:
     if state.closed_at is not None and state.closed_early:
         raise DomainError(
             "open_call_closed",
-            f"揭榜已于 {beijing(state.closed_at)} 提前截止（原定 {beijing(state.deadline)}），不再接受揭榜",
+            f"揭榜已于 {beijing(state.closed_at)}提前截止（原定 {beijing(state.deadline)}），不再接受揭榜",
         )
     if state.status != OpenCallStatus.OPEN or now >= state.deadline:
-        raise DomainError("open_call_closed", f"揭榜已于 {beijing(state.deadline)} 截止，不再接受揭榜（现在是 {beijing(now)}）")
+        raise DomainError("open_call_closed", f"揭榜已于 {beijing(state.deadline)}截止，不再接受揭榜（现在是 {beijing(now)}）")
 
 
 def qualification_problems(q: SolverQualifications, bid: Bid) -> list[str]:

@@ -10,7 +10,13 @@ import asyncio
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -153,11 +159,44 @@ def bid_for(
     )
 
 
+# Temporal admits 10 updates in flight per workflow (history.maxInFlightUpdates); near a deadline more bidders than
+# that may send at once, so a bid that meets the limit waits and is sent again (its command id makes that safe).
+# The server may also abort an update in flight ("workflow update was aborted", UNAVAILABLE) when it reloads the
+# workflow under load; the update id (the command id) lets a resend find the first one's outcome.
+_TRANSIENT = (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE)
+_BUSY_RETRIES = 40
+_BUSY_PAUSE = 0.05
+
+
 async def send(client: Client, open_call_id: str, command: OpenCallCommand) -> OpenCallAnswer:
     """Send a bid, a close or a selection as an update; a refusal raises CommandRejected and records nothing."""
+    pause = _BUSY_PAUSE
+    for _ in range(_BUSY_RETRIES):
+        try:
+            return await _send_once(client, open_call_id, command)
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as e:
+            if not _busy(e):
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, 1.0)
+    return await _send_once(client, open_call_id, command)
+
+
+def _busy(error: BaseException) -> bool:
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, RPCError) and cause.status in _TRANSIENT:
+            return True
+        cause = cause.__cause__
+    return False
+
+
+async def _send_once(client: Client, open_call_id: str, command: OpenCallCommand) -> OpenCallAnswer:
     handle = client.get_workflow_handle(open_call_workflow_id(open_call_id))
     try:
-        answer = await handle.execute_update(OPEN_CALL_EXECUTE, OpenCallRequest(command=command), result_type=OpenCallAnswer)
+        answer = await handle.execute_update(
+            OPEN_CALL_EXECUTE, OpenCallRequest(command=command), id=command.command_id, result_type=OpenCallAnswer
+        )
     except WorkflowUpdateFailedError as e:
         if isinstance(e.cause, ApplicationError):
             raise CommandRejected(e.cause.type or "rejected", e.cause.message) from e

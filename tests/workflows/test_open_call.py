@@ -1,7 +1,8 @@
-"""Open calls (揭榜挂帅) on Temporal's time-skipping test server: bids, the deadline timer, selection into the deal."""
+"""Open calls (揭榜挂帅) on Temporal's test servers: bids, the deadline timer, selection into the deal, busy calls."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from domain.actors import TIMER, Actor, Role
 from domain.commands import ValidateDemand
 from domain.events import CandidatesProposed, MatchAccepted, Side, StageEntered
 from domain.open_call import (
+    Bid,
     BidSubmitted,
     CloseOpenCall,
     InstitutionKind,
@@ -25,6 +27,7 @@ from domain.open_call import (
     SubmitBid,
     WinnerSelected,
 )
+from domain.parties import AchievementRef, Institution
 from domain.stages import Stage
 from examples.lifecycle import broker_actor
 from kuayue import open_calls
@@ -216,3 +219,30 @@ async def test_only_the_deals_side_publishes_and_a_refused_publish_starts_nothin
             skipping.client, skipping.task_queue, HUB_ADMIN, "no-such-deal", "OC-x", now + timedelta(days=1), QUALIFICATIONS
         )
     assert caught.value.code == "unknown_deal"
+
+
+async def test_institutions_bidding_at_the_same_moment_each_get_one_bid_numbered_without_gaps(
+    temporal_env: WorkflowEnvironment,
+) -> None:
+    """Sixteen bids at once on the dev server: each recorded once, in one order, in the workflow and the archive."""
+    with migrated_database("sqlite") as url:
+        async with running_kuayue(temporal_env.client, url) as kuayue:
+            cmd, _ = await kuayue.open(JIAN)
+            call = await publish(kuayue, temporal_env, cmd.deal_id, HUB_ADMIN)
+
+            async def one(n: int) -> str:
+                ref = AchievementRef(
+                    achievement_id=f"X-{n:03d}", title=f"成果 {n}", institution=Institution(name="南昌大学", centre_id="ncu")
+                )
+                offer = Bid(
+                    achievement=ref, institution_kind=InstitutionKind.UNIVERSITY, trl=7, region_code="360100", proposal="方案"
+                )
+                answer = await open_calls.send(kuayue.client, call, SubmitBid(command_id=f"b{n}", actor=HUB_ADMIN, bid=offer))
+                payload = answer.events[0].payload
+                assert isinstance(payload, BidSubmitted)
+                return payload.bid_id
+
+            bid_ids = await asyncio.gather(*(one(n) for n in range(16)))
+            assert sorted(bid_ids, key=lambda b: int(b[1:])) == [f"B{i}" for i in range(1, 17)]
+            state = await open_calls.open_call_state(kuayue.client, call)
+            assert len(state.bids) == 16 and len(archived(kuayue, call)) == 17

@@ -7,7 +7,6 @@ call is started, so the web layer and the workflow cannot disagree. Pure: no I/O
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
@@ -18,6 +17,7 @@ from pydantic import AwareDatetime, Field
 
 from domain.actors import TIMER, Actor, Role
 from domain.errors import DomainError
+from domain.events import canonical_json
 from domain.identifiers import RegionCode
 from domain.parties import AchievementRef, Demand, Fen, Model
 from domain.stages import Stage, zh
@@ -202,7 +202,7 @@ class OpenCallEvent(Model):
         return self.payload.type
 
     def canonical_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return canonical_json(self.model_dump(mode="json"))
 
 
 # ---------------------------------------------------------------------------------------------- state

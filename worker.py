@@ -26,7 +26,7 @@ from activities.calendar import WorkingDayCalendar
 from activities.deadlines import DeadlinePlanner, load_policy
 from activities.history import HistoryKeeping
 from activities.matching import DealMatching
-from activities.open_call import OpenCallActivities
+from activities.open_call import OpenCallArchive, OpenCallAward
 from domain.projection import KeepClosedRequest
 from domain.sla import SlaPolicy
 from kuayue.settings import Settings
@@ -57,12 +57,19 @@ def build_worker(
     planner = DeadlinePlanner(policy or load_policy(), calendar or WorkingDayCalendar())
     keeping = HistoryKeeping(client, sessions)
     matching = DealMatching(sessions)
-    open_calls = OpenCallActivities(client, sessions)
+    open_call_archive, open_call_award = OpenCallArchive(sessions), OpenCallAward(client)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[DealWorkflow, HistoryKeeperWorkflow, OpenCallWorkflow],
-        activities=[archive.append, planner.plan, keeping.keep_closed, matching.propose, open_calls.append, open_calls.award],
+        activities=[
+            archive.append,
+            planner.plan,
+            keeping.keep_closed,
+            matching.propose,
+            open_call_archive.append,
+            open_call_award.award,
+        ],
         workflow_runner=sandbox_runner(),
         interceptors=interceptors,
         max_concurrent_activities=max_concurrent_activities,

@@ -1,4 +1,5 @@
-"""Activities of OpenCallWorkflow: archive its events, and make a selected bid the deal's accepted match.
+"""Activities of OpenCallWorkflow: archive its events (OpenCallArchive), and make a selected bid the deal's accepted
+match (OpenCallAward).
 
 The award sends the deal the commands a broker would (ProposeCandidates, ShortlistCandidate, AcceptMatch for both
 sides) as the user who selected, each with a command id derived from the call, so a retried award repeats
@@ -31,11 +32,10 @@ DEAL_REFUSED = "deal_refused"
 DEAL_NOT_MATCHING = "deal_not_matching"
 
 
-class OpenCallActivities:
-    """Register the bound methods `append` and `award` on a worker."""
+class OpenCallArchive:
+    """Writes open calls' events and list rows; register the bound method `append` on a worker."""
 
-    def __init__(self, client: Client, session_factory: sessionmaker[Session]) -> None:
-        self._client = client
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
 
     @activity.defn(name="open_call.append")
@@ -76,6 +76,13 @@ class OpenCallActivities:
                 session.execute(insert(OpenCallEventRecord), rows)
             _upsert_row(session, state, now)
         return len(rows)
+
+
+class OpenCallAward:
+    """Sends a selected bid to its deal; register the bound method `award` on a worker."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
 
     @activity.defn(name="open_call.award")
     async def award(self, request: AwardRequest) -> AwardResult:

@@ -64,10 +64,13 @@ async def publish(
     open_call_id: str,
     deadline: datetime,
     qualifications: SolverQualifications,
+    *,
+    now: datetime | None = None,
 ) -> OpenCallState:
     """Publish the deal's demand as an open call; refused (before anything starts) by the same rules the workflow runs.
 
-    `task_queue` None: the deal's own task queue, so the web app needs no worker settings.
+    `task_queue` None: the deal's own task queue, so the web app needs no worker settings. `now`: the clock to check
+    the deadline against before starting (default this machine's; tests on simulated time pass the server's).
     """
     deal = await _deal_state(client, deal_id)
     if deal.stage is None or deal.demand is None or deal.broker is None or deal.centre is None:
@@ -84,7 +87,7 @@ async def publish(
         qualifications=qualifications,
     )
     try:
-        decide(initial_state(), command, OpenCallContext(now=datetime.now(UTC)))
+        decide(initial_state(), command, OpenCallContext(now=now or datetime.now(UTC)))
     except DomainError as e:
         raise CommandRejected(e.code, e.message) from e
     if task_queue is None:
@@ -97,7 +100,8 @@ async def publish(
             id=wid,
             task_queue=task_queue,
             result_type=OpenCallOutcome,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # A call the workflow refused (its clock disagreed with ours) leaves its id free; any other run keeps it.
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
     except WorkflowAlreadyStartedError as e:

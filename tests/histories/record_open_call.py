@@ -68,8 +68,10 @@ async def record(version: str) -> list[Path]:
                 broker = broker_actor(cmd)
                 await starter.send_command(env.client, cmd.deal_id, ValidateDemand(command_id="v", actor=broker))
                 call = f"OC-{version}-awarded"
-                deadline = await env.get_current_time() + timedelta(days=3)
-                await open_calls.publish(env.client, queue, broker, cmd.deal_id, call, deadline, QUALIFICATIONS)
+                now = await env.get_current_time()
+                await open_calls.publish(
+                    env.client, queue, broker, cmd.deal_id, call, now + timedelta(days=3), QUALIFICATIONS, now=now
+                )
                 await bid(call, JGSU, "JXCG-2026-0001", "b1")
                 await bid(call, JXAU, "JXCG-2026-0002", "b2")
                 await bid(call, JXAU, "JXCG-2026-0004", "b3")  # TRL 5: refused
@@ -84,8 +86,10 @@ async def record(version: str) -> list[Path]:
                 await starter.start_deal(env.client, cmd, queue, search_attributes=False)
                 broker = broker_actor(cmd)
                 call = f"OC-{version}-refused"
-                deadline = await env.get_current_time() + timedelta(days=3)
-                await open_calls.publish(env.client, queue, broker, cmd.deal_id, call, deadline, QUALIFICATIONS)
+                now = await env.get_current_time()
+                await open_calls.publish(
+                    env.client, queue, broker, cmd.deal_id, call, now + timedelta(days=3), QUALIFICATIONS, now=now
+                )
                 await bid(call, JGSU, "JXCG-2026-0001", "b1")
                 await open_calls.send(env.client, call, CloseOpenCall(command_id="c", actor=broker, reason="企业已确定方向"))
                 with contextlib.suppress(starter.CommandRejected):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 import starter
@@ -21,6 +24,7 @@ from domain.open_call import (
     InstitutionKind,
     OpenCallClosed,
     OpenCallEvent,
+    OpenCallState,
     OpenCallStatus,
     SelectWinner,
     SolverQualifications,
@@ -49,6 +53,24 @@ JXAU = Actor(id="jxau-broker", role=Role.BROKER, centre_id="jxau")  # 江西农�
 OTHER_BROKER = Actor(id="jj-broker-chen", role=Role.BROKER, centre_id="jj-centre")
 
 
+# Calls the running test published; terminated afterwards (the time-skipping server cannot list workflows).
+PUBLISHED: list[str] = []
+
+
+async def publish_call(kuayue: Kuayue, *args: Any, **kwargs: Any) -> OpenCallState:
+    """`open_calls.publish`, remembering the call so the fixture can end it."""
+    PUBLISHED.append(args[2])
+    return await open_calls.publish(kuayue.client, kuayue.task_queue, *args, **kwargs)
+
+
+async def end_open_calls(kuayue: Kuayue) -> None:
+    """Terminate the test's calls still running: on the shared time-skipping server, a timer left without a worker
+    would stop later tests' simulated time."""
+    while PUBLISHED:
+        with contextlib.suppress(RPCError):
+            await kuayue.client.get_workflow_handle(open_call_workflow_id(PUBLISHED.pop())).terminate(reason="test finished")
+
+
 @pytest.fixture
 async def skipping(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Kuayue]:
     """A worker on its own database holding the example achievement registry, on simulated time."""
@@ -56,12 +78,13 @@ async def skipping(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[Kuay
         async with running_kuayue(time_skipping_env.client, url) as kuayue:
             import_file(kuayue.sessions, REGISTRY)
             yield kuayue
+            await end_open_calls(kuayue)
 
 
 async def publish(kuayue: Kuayue, env: WorkflowEnvironment, deal_id: str, actor: Actor, days: int = 3) -> str:
     open_call_id = f"OC-{deal_id}"
-    deadline = await env.get_current_time() + timedelta(days=days)
-    await open_calls.publish(kuayue.client, kuayue.task_queue, actor, deal_id, open_call_id, deadline, QUALIFICATIONS)
+    now = await env.get_current_time()  # simulated time: ahead of this machine's once other tests skipped ahead
+    await publish_call(kuayue, actor, deal_id, open_call_id, now + timedelta(days=days), QUALIFICATIONS, now=now)
     return open_call_id
 
 
@@ -203,20 +226,26 @@ async def test_only_the_deals_side_publishes_and_a_refused_publish_starts_nothin
     cases: list[tuple[Actor, datetime, str]] = [
         (AUDITOR, now + timedelta(days=3), "forbidden"),
         (OTHER_BROKER, now + timedelta(days=3), "forbidden"),
-        # In the past for the server's clock and the client's alike (simulated time runs ahead of real time).
-        (broker_actor(cmd), min(now, datetime.now(UTC)) - timedelta(days=1), "deadline_past"),
+        (broker_actor(cmd), now - timedelta(days=1), "deadline_past"),
     ]
     for i, (actor, deadline, code) in enumerate(cases):
         call = f"OC-refused-{i}-{cmd.deal_id}"
         with pytest.raises(CommandRejected) as caught:
-            await open_calls.publish(skipping.client, skipping.task_queue, actor, cmd.deal_id, call, deadline, QUALIFICATIONS)
+            await publish_call(skipping, actor, cmd.deal_id, call, deadline, QUALIFICATIONS, now=now)
         assert caught.value.code == code
         with pytest.raises(CommandRejected) as missing:
             await open_calls.visible_state(skipping.client, call)
         assert missing.value.code == "unknown_open_call"
     with pytest.raises(CommandRejected) as caught:
         await open_calls.publish(
-            skipping.client, skipping.task_queue, HUB_ADMIN, "no-such-deal", "OC-x", now + timedelta(days=1), QUALIFICATIONS
+            skipping.client,
+            skipping.task_queue,
+            HUB_ADMIN,
+            "no-such-deal",
+            "OC-x",
+            now + timedelta(days=1),
+            QUALIFICATIONS,
+            now=now,
         )
     assert caught.value.code == "unknown_deal"
 
@@ -246,3 +275,35 @@ async def test_institutions_bidding_at_the_same_moment_each_get_one_bid_numbered
             assert sorted(bid_ids, key=lambda b: int(b[1:])) == [f"B{i}" for i in range(1, 17)]
             state = await open_calls.open_call_state(kuayue.client, call)
             assert len(state.bids) == 16 and len(archived(kuayue, call)) == 17
+            await end_open_calls(kuayue)
+
+
+async def test_a_deadline_the_workflows_clock_has_passed_is_refused_and_the_id_stays_free(
+    skipping: Kuayue, time_skipping_env: WorkflowEnvironment
+) -> None:
+    """The client's clock lags the server's: its check passes, the workflow's refuses, and the id can be used again."""
+    cmd, _ = await skipping.open(JIAN)
+    server_now = await time_skipping_env.get_current_time()
+    broker, call = broker_actor(cmd), f"OC-skew-{cmd.deal_id}"
+    lagging = server_now - timedelta(days=2)
+    with pytest.raises(CommandRejected) as caught:
+        await publish_call(
+            skipping,
+            broker,
+            cmd.deal_id,
+            call,
+            server_now - timedelta(days=1),
+            QUALIFICATIONS,
+            now=lagging,
+        )
+    assert caught.value.code == "deadline_past" and "应晚于现在" in caught.value.message
+    state = await publish_call(
+        skipping,
+        broker,
+        cmd.deal_id,
+        call,
+        server_now + timedelta(days=1),
+        QUALIFICATIONS,
+        now=server_now,
+    )
+    assert state.status == OpenCallStatus.OPEN and [e.type for e in archived(skipping, call)] == ["OpenCallPublished"]

@@ -26,6 +26,9 @@ OPEN_CALL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 # A call is published while the demand is being worked and before a match exists.
 PUBLISHABLE_STAGES = (Stage.DEMAND_MINING, Stage.MATCHING)
 LONGEST_CALL = timedelta(days=366)
+# After the close the enterprise's side has this long to select; then the call ends unselected, so an abandoned
+# call (the deal withdrawn, nobody fit) does not wait forever.
+SELECTION_PERIOD = timedelta(days=90)
 _BEIJING = timezone(timedelta(hours=8))
 
 
@@ -49,6 +52,7 @@ class OpenCallStatus(StrEnum):
     OPEN = "open"  # 揭榜中
     CLOSED = "closed"  # 已截止: bids are in, the enterprise side selects
     AWARDED = "awarded"  # 已选定揭榜方
+    LAPSED = "lapsed"  # 选定期满未选定，已结束
 
 
 STATUS_ZH = {
@@ -56,6 +60,7 @@ STATUS_ZH = {
     OpenCallStatus.OPEN: "揭榜中",
     OpenCallStatus.CLOSED: "已截止",
     OpenCallStatus.AWARDED: "已选定揭榜方",
+    OpenCallStatus.LAPSED: "选定期满未选定，已结束",
 }
 
 
@@ -141,7 +146,15 @@ class SelectWinner(OpenCallCommandBase):
     note: str = Field(default="", max_length=500)
 
 
-OpenCallCommand = Annotated[PublishOpenCall | SubmitBid | CloseOpenCall | SelectWinner, Field(discriminator="type")]
+class LapseOpenCall(OpenCallCommandBase):
+    """Sent by the call's own timer when the selection period after the close has passed without a selection."""
+
+    type: Literal["LapseOpenCall"] = "LapseOpenCall"
+
+
+OpenCallCommand = Annotated[
+    PublishOpenCall | SubmitBid | CloseOpenCall | SelectWinner | LapseOpenCall, Field(discriminator="type")
+]
 
 
 class OpenCallContext(Model):
@@ -186,7 +199,15 @@ class WinnerSelected(Model):
     note: str = ""
 
 
-OpenCallEventPayload = Annotated[OpenCallPublished | BidSubmitted | OpenCallClosed | WinnerSelected, Field(discriminator="type")]
+class OpenCallLapsed(Model):
+    type: Literal["OpenCallLapsed"] = "OpenCallLapsed"
+    bids: int
+    selection_days: int
+
+
+OpenCallEventPayload = Annotated[
+    OpenCallPublished | BidSubmitted | OpenCallClosed | WinnerSelected | OpenCallLapsed, Field(discriminator="type")
+]
 
 
 class OpenCallEvent(Model):
@@ -260,6 +281,8 @@ def decide(state: OpenCallState, command: OpenCallCommand, ctx: OpenCallContext)
             payloads = [_close(state, command, ctx)]
         case SelectWinner():
             payloads = [_select(state, command, ctx)]
+        case LapseOpenCall():
+            payloads = [_lapse(state, command, ctx)]
     return _stamp(state, command, ctx, payloads, state.open_call_id)
 
 
@@ -391,6 +414,8 @@ def _select(state: OpenCallState, cmd: SelectWinner, ctx: OpenCallContext) -> Wi
         raise DomainError("open_call_open", f"揭榜尚未截止（截止时间 {beijing(state.deadline)}），截止后才能选定揭榜方")
     if state.status == OpenCallStatus.AWARDED:
         raise DomainError("already_awarded", f"已选定揭榜方 {state.winner_bid_id}，不能再次选定")
+    if state.status == OpenCallStatus.LAPSED:
+        raise DomainError("open_call_lapsed", f"揭榜截止后 {SELECTION_PERIOD.days} 天内未选定揭榜方，揭榜已结束，不能再选定")
     received = state.bid(cmd.bid_id)
     if received is None:
         known = "、".join(b.bid_id for b in state.bids) or "（未收到任何揭榜）"
@@ -401,6 +426,22 @@ def _select(state: OpenCallState, cmd: SelectWinner, ctx: OpenCallContext) -> Wi
         deal_seq=ctx.deal_seq or 0,  # 0 only while validating; the workflow records the deal's answer
         note=cmd.note,
     )
+
+
+def selection_ends_at(state: OpenCallState) -> datetime:
+    """When a closed call that nobody selected from ends."""
+    assert state.closed_at is not None
+    return state.closed_at + SELECTION_PERIOD
+
+
+def _lapse(state: OpenCallState, cmd: LapseOpenCall, ctx: OpenCallContext) -> OpenCallLapsed:
+    if cmd.actor != TIMER:
+        raise DomainError("forbidden", f"「LapseOpenCall」只能由系统定时器发出，{cmd.actor.id} 无权执行")
+    if state.status != OpenCallStatus.CLOSED:
+        raise DomainError("not_closed", f"揭榜处于「{STATUS_ZH[state.status]}」，只有已截止未选定的揭榜会到期结束")
+    if ctx.now < selection_ends_at(state):
+        raise DomainError("not_due", f"选定期到 {beijing(selection_ends_at(state))} 才结束")
+    return OpenCallLapsed(bids=len(state.bids), selection_days=SELECTION_PERIOD.days)
 
 
 # --------------------------------------------------------------------------------------------- evolve
@@ -479,3 +520,8 @@ class AwardRequest(Model):
 class AwardResult(Model):
     deal_seq: int
     deal_stage: Stage
+
+
+@_apply.register
+def _(p: OpenCallLapsed, s: OpenCallState, e: OpenCallEvent) -> OpenCallState:
+    return s.model_copy(update={"status": OpenCallStatus.LAPSED})

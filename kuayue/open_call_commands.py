@@ -211,7 +211,7 @@ def _achievement(ref: AchievementRef) -> str:
 
 
 def _describe(event: OpenCallEvent) -> str:
-    from domain.open_call import BidSubmitted, OpenCallClosed, OpenCallPublished, WinnerSelected
+    from domain.open_call import BidSubmitted, OpenCallClosed, OpenCallLapsed, OpenCallPublished, WinnerSelected
 
     p = event.payload
     match p:
@@ -221,6 +221,8 @@ def _describe(event: OpenCallEvent) -> str:
             return f"{p.bid_id}：{_achievement(p.bid.achievement)}"
         case OpenCallClosed():
             return f"揭榜{'提前' if p.early else ''}截止，共 {p.bids} 份揭榜方案" + (f"；理由：{p.reason}" if p.reason else "")
+        case OpenCallLapsed():
+            return f"截止后 {p.selection_days} 天内未选定揭榜方，揭榜结束（共 {p.bids} 份揭榜方案）"
         case WinnerSelected():
             return f"选定揭榜方 {p.bid_id}（成果 {p.achievement_id}），已成为案件的对接成果（案件事件 #{p.deal_seq}）"
     return event.type

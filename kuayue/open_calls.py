@@ -25,6 +25,7 @@ import starter
 from domain.actors import Actor
 from domain.errors import DomainError
 from domain.open_call import (
+    STATUS_ZH,
     Bid,
     DealSnapshot,
     InstitutionKind,
@@ -218,9 +219,8 @@ async def _ended_or_missing(client: Client, open_call_id: str) -> CommandRejecte
         state = await open_call_state(client, open_call_id)
     except RPCError:
         return CommandRejected("unknown_open_call", f"没有编号为 {open_call_id} 的揭榜")
-    return CommandRejected(
-        "open_call_ended", f"揭榜 {open_call_id} 已结束（已选定揭榜方 {state.winner_bid_id}），不再接受任何操作"
-    )
+    ended = STATUS_ZH[state.status] + (f" {state.winner_bid_id}" if state.winner_bid_id else "")
+    return CommandRejected("open_call_ended", f"揭榜 {open_call_id} 已结束（{ended}），不再接受任何操作")
 
 
 async def open_call_state(client: Client, open_call_id: str) -> OpenCallState:

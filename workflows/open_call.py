@@ -3,13 +3,16 @@
 Orchestration only: each command goes through `domain.open_call.decide`. Bids arrive as updates whose validator
 refuses late or unqualified bids before anything is recorded; a durable timer closes the call at its deadline;
 the selection asks the deal (through an activity, since a workflow cannot send another workflow an update) to
-make the winner its accepted match, and is recorded only when the deal has said yes.
+make the winner its accepted match, and is recorded only when the deal has said yes. A call nobody selects from
+ends by itself when the selection period after its close has passed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -22,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         AwardRequest,
         AwardResult,
         CloseOpenCall,
+        LapseOpenCall,
         OpenCallAppend,
         OpenCallCommand,
         OpenCallContext,
@@ -32,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         decide,
         fold,
         initial_state,
+        selection_ends_at,
     )
     from workflows.open_call_messages import (
         OPEN_CALL_EVENTS_QUERY,
@@ -84,25 +89,31 @@ class OpenCallWorkflow:
             raise ApplicationError(e.message, type=e.code, non_retryable=True) from e
         deadline = self._state.deadline
         assert deadline is not None
-        remaining = (deadline - workflow.now()).total_seconds()
-        try:
-            if remaining > 0:
-                await workflow.wait_condition(lambda: self._state.status != OpenCallStatus.OPEN, timeout=remaining)
-        except TimeoutError:
-            pass
+        # The call's own clock: close at the deadline, then end if nobody selects within the selection period.
+        await self._until(deadline, lambda: self._state.status != OpenCallStatus.OPEN)
         if self._state.status == OpenCallStatus.OPEN:
-            await self._close_at_deadline()
-        await workflow.wait_condition(lambda: self._state.status == OpenCallStatus.AWARDED)
+            await self._fire(CloseOpenCall(command_id="timer:close", actor=TIMER))
+        await self._until(selection_ends_at(self._state), lambda: self._state.status != OpenCallStatus.CLOSED)
+        if self._state.status == OpenCallStatus.CLOSED:
+            await self._fire(LapseOpenCall(command_id="timer:lapse", actor=TIMER))
         await workflow.wait_condition(workflow.all_handlers_finished)
         s = self._state
         return OpenCallOutcome(open_call_id=s.open_call_id, status=s.status, winner_bid_id=s.winner_bid_id, seq=s.seq)
 
-    async def _close_at_deadline(self) -> None:
+    async def _until(self, moment: datetime, done: Callable[[], bool]) -> None:
+        """Wait for `done` or for `moment` (a durable timer), whichever comes first."""
+        remaining = (moment - workflow.now()).total_seconds()
+        if remaining <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(done, timeout=remaining)
+
+    async def _fire(self, command: OpenCallCommand) -> None:
         try:
-            await self._execute(CloseOpenCall(command_id="timer:close", actor=TIMER))
+            await self._execute(command)
         except DomainError as e:
-            # A close that was waiting on the lock got there first: the timer is simply stale.
-            workflow.logger.info("deadline close no longer applies", extra={"code": e.code})
+            # A command that was waiting on the lock got there first (a close, a selection): the timer is stale.
+            workflow.logger.info("timer no longer applies", extra={"code": e.code})
 
     # ------------------------------------------------------------------------------------ commands
 

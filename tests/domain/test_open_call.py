@@ -13,6 +13,7 @@ from domain.open_call import (
     CloseOpenCall,
     DealSnapshot,
     InstitutionKind,
+    LapseOpenCall,
     OpenCallContext,
     OpenCallState,
     OpenCallStatus,
@@ -153,3 +154,13 @@ def test_region_scopes_follow_the_code_hierarchy() -> None:
     assert region_contains("360000", "360802") and region_contains("360800", "360802")
     assert not region_contains("360800", "360100") and not region_contains("360000", "440300")
     assert region_contains("360802", "360802") and not region_contains("360802", "360803")
+
+
+def test_a_closed_call_lapses_only_by_the_timer_after_the_selection_period() -> None:
+    state = fold(decide(published(), CloseOpenCall(command_id="t", actor=TIMER), at(10)), published())
+    assert refusal(state, LapseOpenCall(command_id="l", actor=TIMER), at(99)).code == "not_due"
+    assert refusal(state, LapseOpenCall(command_id="l", actor=BROKER), at(101)).code == "forbidden"
+    state = fold(decide(state, LapseOpenCall(command_id="l", actor=TIMER), at(100)), state)
+    assert state.status == OpenCallStatus.LAPSED
+    error = refusal(state, SelectWinner(command_id="s", actor=BROKER, bid_id="B1"), at(101))
+    assert error.code == "open_call_lapsed" and "90 天内未选定" in error.message

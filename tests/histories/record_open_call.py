@@ -3,10 +3,10 @@
     .venv/bin/python -m tests.histories.record_open_call v1
 
 Records, on the time-skipping test server against the example achievement registry: a call that takes bids,
-refuses a late one after its timer closed it, and has a winner selected into its deal (`awarded`); and a call
-closed early whose first selection the deal refuses (still in demand mining) before the second goes through
-(`refused-then-awarded`). Record a new version whenever OpenCallWorkflow changes (guarded by `workflow.patched`);
-never re-record an old one.
+refuses a late one after its timer closed it, and has a winner selected into its deal (`awarded`); a call closed
+early whose first selection the deal refuses (still in demand mining) before the second goes through
+(`refused-then-awarded`); and a call nobody selects from, which ends after its selection period (`lapsed`).
+Record a new version whenever OpenCallWorkflow changes (guarded by `workflow.patched`); never re-record an old one.
 """
 
 from __future__ import annotations
@@ -97,6 +97,20 @@ async def record(version: str) -> list[Path]:
                 await starter.send_command(env.client, cmd.deal_id, ValidateDemand(command_id="v", actor=broker))
                 await open_calls.send(env.client, call, SelectWinner(command_id="s2", actor=broker, bid_id="B1"))
                 written.append(await _save(env, call, f"open-call-{version}-refused-then-awarded-run1.json"))
+                await starter.send_command(env.client, cmd.deal_id, WithdrawDeal(command_id="w", actor=broker, reason="录制结束"))
+
+                # lapsed: closed at its deadline, nobody selects within the selection period.
+                cmd = open_command(jian, deal_id=f"oc-{version}-lapsed")
+                await starter.start_deal(env.client, cmd, queue, search_attributes=False)
+                broker = broker_actor(cmd)
+                call = f"OC-{version}-lapsed"
+                now = await env.get_current_time()
+                await open_calls.publish(
+                    env.client, queue, broker, cmd.deal_id, call, now + timedelta(days=3), QUALIFICATIONS, now=now
+                )
+                await bid(call, JGSU, "JXCG-2026-0001", "b1")
+                await env.sleep(timedelta(days=3 + 90, hours=1))
+                written.append(await _save(env, call, f"open-call-{version}-lapsed-run1.json"))
                 await starter.send_command(env.client, cmd.deal_id, WithdrawDeal(command_id="w", actor=broker, reason="录制结束"))
     return written
 

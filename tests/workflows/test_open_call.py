@@ -307,3 +307,23 @@ async def test_a_deadline_the_workflows_clock_has_passed_is_refused_and_the_id_s
         now=server_now,
     )
     assert state.status == OpenCallStatus.OPEN and [e.type for e in archived(skipping, call)] == ["OpenCallPublished"]
+
+
+async def test_a_call_nobody_selects_from_ends_when_the_selection_period_has_passed(
+    skipping: Kuayue, time_skipping_env: WorkflowEnvironment
+) -> None:
+    cmd, _ = await skipping.open(JIAN)
+    broker = broker_actor(cmd)
+    call = await publish(skipping, time_skipping_env, cmd.deal_id, broker)
+    await bid(skipping, call, JGSU, "JXCG-2026-0001", "b1")
+    # Skip past the deadline and the 90-day selection period after it, on simulated time.
+    await time_skipping_env.sleep(timedelta(days=3 + 90, hours=1))
+    handle = skipping.client.get_workflow_handle(open_call_workflow_id(call), result_type=OpenCallOutcome)
+    outcome = await handle.result()
+    assert outcome.status == OpenCallStatus.LAPSED and outcome.winner_bid_id is None
+    events = archived(skipping, call)
+    assert [e.type for e in events] == ["OpenCallPublished", "BidSubmitted", "OpenCallClosed", "OpenCallLapsed"]
+    assert events[-1].actor == TIMER and events[-1].occurred_at - events[-2].occurred_at >= timedelta(days=90)
+    with pytest.raises(CommandRejected) as caught:
+        await open_calls.send(skipping.client, call, SelectWinner(command_id="s", actor=broker, bid_id="B1"))
+    assert caught.value.code == "open_call_ended" and "选定期满未选定" in caught.value.message

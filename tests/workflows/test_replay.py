@@ -26,7 +26,7 @@ def test_there_are_histories_of_every_kind_to_replay() -> None:
             f"{version}-fuzhou-ultrasonic-spindle-run1.json",
         } <= names
     # OpenCallWorkflow's histories (tests/histories/record_open_call.py).
-    assert {"open-call-v1-awarded-run1.json", "open-call-v1-refused-then-awarded-run1.json"} <= names
+    assert {f"open-call-v1-{name}-run1.json" for name in ("awarded", "refused-then-awarded", "lapsed")} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

@@ -1,7 +1,8 @@
 """Matching on the database's registries: builds (and caches) the index, ranks, searches.
 
-An index is rebuilt only when the registry's content hashes, the configuration or the dictionary change; its
-`version` is what a deal records next to the shortlist it proposes.
+The rankings are `registry.engine`'s (the same as `domain.matching`'s, computed column-wise). An index is rebuilt
+only when the registry's content hashes, the configuration or the dictionary change; its `version` is what a deal
+records next to the shortlist it proposes.
 """
 
 from __future__ import annotations
@@ -12,21 +13,11 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.events import Candidate
-from domain.matching import (
-    NO_FILTERS,
-    Filters,
-    MatchIndex,
-    RankedDemand,
-    build_achievement_index,
-    build_demand_index,
-    index_version,
-    rank_achievements,
-    rank_demands,
-    search_achievements,
-)
+from domain.matching import NO_FILTERS, Filters, RankedDemand, index_version
 from domain.registry import Achievement, RegisteredDemand
 from registry import records
 from registry.analyzer import Analyzer, default_analyzer
+from registry.engine import Engine, build_achievement_engine, build_demand_engine
 from registry.tables import Kind
 
 
@@ -58,10 +49,10 @@ class Matcher:
     def __init__(self, factory: sessionmaker[Session], analyzer: Analyzer | None = None) -> None:
         self._factory = factory
         self._analyzer = analyzer or default_analyzer()
-        self._indexes: dict[Kind, MatchIndex] = {}
+        self._indexes: dict[Kind, Engine] = {}
         self._lock = threading.Lock()
 
-    def index(self, kind: Kind) -> MatchIndex:
+    def index(self, kind: Kind) -> Engine:
         """The current index of a registry (rebuilt only if its content changed since the last call)."""
         with self._factory() as session:
             hashes = records.content_hashes(session, kind)
@@ -76,16 +67,16 @@ class Matcher:
             self._indexes[kind] = built
         return built
 
-    def build(self, kind: Kind, loaded: list[records.RegistryRecord]) -> MatchIndex:
+    def build(self, kind: Kind, loaded: list[records.RegistryRecord]) -> Engine:
         """An index over records already in memory (also what the benchmark times)."""
         analyzer = self._analyzer
         if kind is Kind.ACHIEVEMENTS:
             achievements = [r for r in loaded if isinstance(r, Achievement)]
             pairs_a = [(a, analyzer.achievement_tokens(a)) for a in achievements]
-            return build_achievement_index(pairs_a, analyzer.config, analyzer.fingerprint)
+            return build_achievement_engine(pairs_a, analyzer.config, analyzer.fingerprint)
         demands = [r for r in loaded if isinstance(r, RegisteredDemand)]
         pairs_d = [(d, analyzer.demand_tokens(d)) for d in demands]
-        return build_demand_index(pairs_d, analyzer.config, analyzer.fingerprint)
+        return build_demand_engine(pairs_d, analyzer.config, analyzer.fingerprint)
 
     def for_demand(self, demand_id: str, filters: Filters = NO_FILTERS, limit: int = 10) -> Shortlist:
         """Achievements for a registered demand, best first."""
@@ -97,7 +88,7 @@ class Matcher:
         """Achievements for a demand that need not be registered (e.g. a deal's own demand)."""
         index = self.index(Kind.ACHIEVEMENTS)
         tokens = self._analyzer.demand_tokens(demand)
-        return Shortlist(demand.demand_id, index.version, rank_achievements(demand, tokens, index, filters, limit))
+        return Shortlist(demand.demand_id, index.version, index.rank_achievements(demand, tokens, filters, limit))
 
     def for_achievement(self, achievement_id: str, filters: Filters = NO_FILTERS, limit: int = 10) -> DemandList:
         """Demands for a registered achievement, best first (supply push to enterprises)."""
@@ -105,13 +96,13 @@ class Matcher:
         assert isinstance(achievement, Achievement)
         index = self.index(Kind.DEMANDS)
         tokens = self._analyzer.achievement_tokens(achievement)
-        return DemandList(achievement_id, index.version, rank_demands(achievement, tokens, index, filters, limit))
+        return DemandList(achievement_id, index.version, index.rank_demands(achievement, tokens, filters, limit))
 
     def search(self, text: str, filters: Filters = NO_FILTERS, limit: int = 10) -> Shortlist:
         """Achievements for free text: the text part of a match only, structured parts neutral, filters applied."""
         index = self.index(Kind.ACHIEVEMENTS)
         tokens = self._analyzer.query_tokens(text)
-        return Shortlist("", index.version, search_achievements(tokens, index, filters, limit))
+        return Shortlist("", index.version, index.search_achievements(tokens, filters, limit))
 
     def _get(self, kind: Kind, id_: str) -> records.RegistryRecord:
         with self._factory() as session:

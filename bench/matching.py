@@ -114,12 +114,10 @@ def measure_quality() -> None:
         return rank
 
     print(f"\nranking quality, {labelled.demands} labelled demands over {labelled.achievements:,} achievements:")
-    print(
-        f"  Kuayue (BM25 + synonyms + structured fit): {evaluate(ids(kuayue.rank_achievements), corpus.demands, labelled.labels)}"
-    )
-    print(
-        f"  plain BM25 (text only, no synonyms):       {evaluate(ids(baseline.rank_achievements), corpus.demands, labelled.labels)}"
-    )
+    ours = evaluate(ids(kuayue.rank_achievements), corpus.demands, labelled.labels)
+    plain = evaluate(ids(baseline.rank_achievements), corpus.demands, labelled.labels)
+    print(f"  Kuayue (BM25 + synonyms + structured fit): {ours}")
+    print(f"  plain BM25 (text only, no synonyms):       {plain}")
 
 
 def measure_import(records: list[Achievement]) -> None:
@@ -138,7 +136,8 @@ def measure_import(records: list[Achievement]) -> None:
         again = time.perf_counter() - started
         engine.dispose()
     print(
-        f"\nimport CSV into SQLite: {len(report.inserted)} rows in {seconds:.2f} s ({len(report.inserted) / seconds:,.0f} rows/s); "
+        f"\nimport CSV into SQLite: {len(report.inserted)} rows in {seconds:.2f} s "
+        f"({len(report.inserted) / seconds:,.0f} rows/s); "
         f"re-import (unchanged): {again:.2f} s"
     )
 

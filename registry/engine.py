@@ -17,9 +17,9 @@ from __future__ import annotations
 import math
 from array import array
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -77,17 +77,18 @@ class _Column(Generic[K]):
 class _Postings:
     """BM25 over pre-segmented documents, as `domain.matching.TextIndex`, in flat arrays."""
 
-    def __init__(self, documents: Sequence[Sequence[str]], k1: float, b: float) -> None:
+    def __init__(self, documents: Iterable[Sequence[str]], k1: float, b: float) -> None:
         self._k1 = k1
-        size = len(documents)
         vocabulary: dict[str, int] = {}
-        terms, positions, counts = array("i"), array("i"), array("i")
-        lengths = np.fromiter((len(doc) for doc in documents), dtype=np.int64, count=size)
+        terms, positions, counts, lengths = array("i"), array("i"), array("i"), array("q")
+        # One document's words at a time: a registry of 100,000 never holds all its words as Python lists.
         for position, doc in enumerate(documents):
+            lengths.append(len(doc))
             for token, count in Counter(doc).items():
                 terms.append(vocabulary.setdefault(token, len(vocabulary)))
                 positions.append(position)
                 counts.append(count)
+        size = len(lengths)
         term_of = np.frombuffer(terms, dtype=np.int32)
         # A stable sort keeps each term's documents in position order, as the reference's postings are.
         order = np.argsort(term_of, kind="stable")
@@ -95,9 +96,10 @@ class _Postings:
         self._counts = np.frombuffer(counts, dtype=np.int32)[order].astype(np.float64)
         self._offsets = np.concatenate(([0], np.cumsum(np.bincount(term_of, minlength=len(vocabulary))))).astype(np.int64)
         self._vocabulary = vocabulary
-        average = int(lengths.sum()) / size if size else 0.0
+        length = np.frombuffer(lengths, dtype=np.int64)
+        average = int(length.sum()) / size if size else 0.0
         # Same operations, same order as the reference, so the floats are identical.
-        self._norm = k1 * (1 - b + b * (lengths / average if average else np.zeros(size)))
+        self._norm = k1 * (1 - b + b * (length / average if average else np.zeros(size)))
         hits = np.diff(self._offsets)
         self._idf = [math.log(1 + (size - n + 0.5) / (n + 0.5)) for n in hits.tolist()]
         self.size = size
@@ -141,17 +143,18 @@ class Engine:
     def __init__(
         self,
         kind: str,
-        entries: Sequence[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand, Sequence[str]]],
+        records: Sequence[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand]],
+        documents: Iterable[Sequence[str]],
         config: MatchConfig,
         version: str,
     ) -> None:
-        ordered = sorted(entries, key=lambda e: e[0].id)
+        """`records` sorted by id, and their documents' words in the same order (consumed once, lazily)."""
         self.kind = kind
         self.config = config
         self.version = version
-        self._sides = [side for side, _, _ in ordered]
-        self._labels = [label for _, label, _ in ordered]
-        self._text = _Postings([tokens for _, _, tokens in ordered], config.bm25_k1, config.bm25_b)
+        self._sides = [side for side, _ in records]
+        self._labels = [label for _, label in records]
+        self._text = _Postings(documents, config.bm25_k1, config.bm25_b)
         sides = self._sides
         self._industry = _Column([s.industry_code for s in sides])
         self._region = _Column([s.region_code for s in sides])
@@ -343,23 +346,42 @@ def build_achievement_engine(
     records: Sequence[tuple[Achievement, Sequence[str]]], config: MatchConfig, analyzer_fingerprint: str = ""
 ) -> Engine:
     """As `domain.matching.build_achievement_index`, with the same index version."""
-    entries: list[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand, Sequence[str]]] = [
-        (SupplySide.of(a), a.ref(), tokens) for a, tokens in records
-    ]
-    version = index_version("achievements", [record_hash(a) for a, _ in records], config, analyzer_fingerprint)
-    return Engine("achievements", entries, config, version)
+    pairs = {a.achievement_id: tokens for a, tokens in records}
+    return achievement_engine([a for a, _ in records], lambda a: pairs[a.achievement_id], config, analyzer_fingerprint)
 
 
 def build_demand_engine(
     records: Sequence[tuple[RegisteredDemand, Sequence[str]]], config: MatchConfig, analyzer_fingerprint: str = ""
 ) -> Engine:
     """As `domain.matching.build_demand_index`, with the same index version."""
-    entries: list[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand, Sequence[str]]] = [
-        (DemandSide.of(d), RankedDemand(demand_id=d.demand_id, title=d.title, enterprise_name=d.enterprise_name, score=0), tokens)
-        for d, tokens in records
+    pairs = {d.demand_id: tokens for d, tokens in records}
+    return demand_engine([d for d, _ in records], lambda d: pairs[d.demand_id], config, analyzer_fingerprint)
+
+
+def achievement_engine(
+    records: Sequence[Achievement],
+    tokens: Callable[[Achievement], Sequence[str]],
+    config: MatchConfig,
+    analyzer_fingerprint: str = "",
+) -> Engine:
+    """An achievement engine that segments each record (`tokens`) only while indexing it."""
+    ordered = sorted(records, key=lambda a: a.achievement_id)
+    version = index_version("achievements", [record_hash(a) for a in ordered], config, analyzer_fingerprint)
+    labels: list[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand]] = [(SupplySide.of(a), a.ref()) for a in ordered]
+    return Engine("achievements", labels, (tokens(a) for a in ordered), config, version)
+
+
+def demand_engine(
+    records: Sequence[RegisteredDemand],
+    tokens: Callable[[RegisteredDemand], Sequence[str]],
+    config: MatchConfig,
+    analyzer_fingerprint: str = "",
+) -> Engine:
+    """A demand engine that segments each record (`tokens`) only while indexing it."""
+    ordered = sorted(records, key=lambda d: d.demand_id)
+    version = index_version("demands", [record_hash(d) for d in ordered], config, analyzer_fingerprint)
+    labels: list[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand]] = [
+        (DemandSide.of(d), RankedDemand(demand_id=d.demand_id, title=d.title, enterprise_name=d.enterprise_name, score=0))
+        for d in ordered
     ]
-    version = index_version("demands", [record_hash(d) for d, _ in records], config, analyzer_fingerprint)
-    return Engine("demands", entries, config, version)
-
-
-__all__: list[Any] = ["Engine", "build_achievement_engine", "build_demand_engine"]
+    return Engine("demands", labels, (tokens(d) for d in ordered), config, version)

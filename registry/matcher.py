@@ -14,11 +14,29 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.events import Candidate
 from domain.matching import NO_FILTERS, Filters, RankedDemand, index_version
+from domain.parties import Demand
 from domain.registry import Achievement, RegisteredDemand
 from registry import records
 from registry.analyzer import Analyzer, default_analyzer
-from registry.engine import Engine, build_achievement_engine, build_demand_engine
+from registry.engine import Engine, achievement_engine, demand_engine
 from registry.tables import Kind
+
+
+def as_registered(deal_id: str, demand: Demand) -> RegisteredDemand:
+    """The deal's demand in the registry's shape; what a deal does not record (minimum TRL, modes) stays open."""
+    return RegisteredDemand(
+        demand_id=deal_id,
+        title=demand.title,
+        problem=demand.description,
+        enterprise_name=demand.enterprise.name,
+        enterprise_credit_code=demand.enterprise.credit_code,
+        region_code=demand.region_code,
+        industry_code=demand.industry_code,
+        indicators=demand.indicators,
+        budget=demand.budget,
+        deadline=demand.deadline,
+        ip_expectations=demand.ip_expectations[:500],
+    )
 
 
 class NotFound(LookupError):
@@ -72,11 +90,9 @@ class Matcher:
         analyzer = self._analyzer
         if kind is Kind.ACHIEVEMENTS:
             achievements = [r for r in loaded if isinstance(r, Achievement)]
-            pairs_a = [(a, analyzer.achievement_tokens(a)) for a in achievements]
-            return build_achievement_engine(pairs_a, analyzer.config, analyzer.fingerprint)
+            return achievement_engine(achievements, analyzer.achievement_tokens, analyzer.config, analyzer.fingerprint)
         demands = [r for r in loaded if isinstance(r, RegisteredDemand)]
-        pairs_d = [(d, analyzer.demand_tokens(d)) for d in demands]
-        return build_demand_engine(pairs_d, analyzer.config, analyzer.fingerprint)
+        return demand_engine(demands, analyzer.demand_tokens, analyzer.config, analyzer.fingerprint)
 
     def for_demand(self, demand_id: str, filters: Filters = NO_FILTERS, limit: int = 10) -> Shortlist:
         """Achievements for a registered demand, best first."""
@@ -103,6 +119,16 @@ class Matcher:
         index = self.index(Kind.ACHIEVEMENTS)
         tokens = self._analyzer.query_tokens(text)
         return Shortlist("", index.version, index.search_achievements(tokens, filters, limit))
+
+    def search_demands(self, text: str, filters: Filters = NO_FILTERS, limit: int = 10) -> DemandList:
+        """Demands for free text, with the demand filters (`domain.matching.demand_passes`)."""
+        index = self.index(Kind.DEMANDS)
+        tokens = self._analyzer.query_tokens(text)
+        return DemandList("", index.version, index.search_demands(tokens, filters, limit))
+
+    def get(self, kind: Kind, id_: str) -> records.RegistryRecord:
+        """One record; NotFound (with a Chinese message) if there is none."""
+        return self._get(kind, id_)
 
     def _get(self, kind: Kind, id_: str) -> records.RegistryRecord:
         with self._factory() as session:

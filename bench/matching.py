@@ -22,11 +22,11 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from domain.matching import build_achievement_index, rank_achievements
+from domain.matching import build_achievement_index, rank_achievements, record_hash
 from domain.registry import Achievement, RegisteredDemand
 from registry.analyzer import default_analyzer
 from registry.demo import generate_corpus
-from registry.engine import achievement_engine, build_achievement_engine
+from registry.engine import SegmentationCache, achievement_engine, build_achievement_engine
 from registry.evaluation import evaluate, plain_bm25, read_labels
 from registry.importer import import_file
 from registry.tables import Kind, write_records
@@ -63,8 +63,12 @@ def measure_size(size: int, queries: int, with_reference: bool, trace: bool) -> 
     if trace:
         tracemalloc.start()
     started, cpu = time.perf_counter(), time.process_time()
-    # As the matcher builds it: each record is segmented while it is indexed, its words dropped after.
-    engine = achievement_engine(corpus.achievements, analyzer.achievement_tokens, analyzer.config, analyzer.fingerprint)
+    # As the matcher builds it: each record segmented while it is indexed, its words kept (interned) by content hash.
+    cache = SegmentationCache()
+    hashes = {a.achievement_id: record_hash(a) for a in corpus.achievements}
+    segmenter = cache.segmenter(hashes, analyzer.achievement_tokens, lambda a: a.achievement_id)
+    engine = achievement_engine(corpus.achievements, segmenter, analyzer.config, analyzer.fingerprint, hashes)
+    cache.keep(segmenter.used)
     built, cpu = time.perf_counter() - started, time.process_time() - cpu
     traced = ""
     if trace:
@@ -75,6 +79,21 @@ def measure_size(size: int, queries: int, with_reference: bool, trace: bool) -> 
     after = _rss_mib()
     print(f"\n{size:,} achievements  (index {engine.version})")
     print(f"  build (jieba segmentation + index): {built:.1f} s wall, {cpu:.1f} s CPU of this process")
+    # Ten records edited: the rebuild segments those ten and reuses the words of the rest.
+    edited = [
+        a.model_copy(update={"title": f"{a.title}（修订）"}) if n % (size // 10) == 0 else a
+        for n, a in enumerate(corpus.achievements)
+    ]
+    started, cpu = time.perf_counter(), time.process_time()
+    hashes = {a.achievement_id: record_hash(a) for a in edited}
+    segmenter = cache.segmenter(hashes, analyzer.achievement_tokens, lambda a: a.achievement_id)
+    rebuilt = achievement_engine(edited, segmenter, analyzer.config, analyzer.fingerprint, hashes)
+    cache.keep(segmenter.used)
+    print(
+        f"  rebuild after 10 records changed: {time.perf_counter() - started:.1f} s wall, "
+        f"{time.process_time() - cpu:.1f} s CPU ({segmenter.segmented} segmented again, index {rebuilt.version})"
+    )
+    del edited, rebuilt
     print(
         f"  memory: RSS {after:.0f} MiB with the corpus and the index ({after - before:+.0f} MiB for the index), "
         f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB{traced}"

@@ -15,9 +15,11 @@ scores and reasons — bit for bit, `tests/registry/test_engine.py` compares the
 from __future__ import annotations
 
 import math
+import sys
+import threading
 from array import array
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -55,6 +57,7 @@ Mask = npt.NDArray[np.bool_]
 _ROUNDING_MARGIN = 1e-3
 
 K = TypeVar("K", bound=Hashable)
+R = TypeVar("R", Achievement, RegisteredDemand)
 
 
 class _Column(Generic[K]):
@@ -363,10 +366,15 @@ def achievement_engine(
     tokens: Callable[[Achievement], Sequence[str]],
     config: MatchConfig,
     analyzer_fingerprint: str = "",
+    hashes: Mapping[str, str] | None = None,
 ) -> Engine:
-    """An achievement engine that segments each record (`tokens`) only while indexing it."""
+    """An achievement engine that segments each record (`tokens`) only while indexing it; `hashes` (by id) saves
+    recomputing the records' content hashes when the caller has them."""
     ordered = sorted(records, key=lambda a: a.achievement_id)
-    version = index_version("achievements", [record_hash(a) for a in ordered], config, analyzer_fingerprint)
+    known = hashes or {}
+    version = index_version(
+        "achievements", [known.get(a.achievement_id) or record_hash(a) for a in ordered], config, analyzer_fingerprint
+    )
     labels: list[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand]] = [(SupplySide.of(a), a.ref()) for a in ordered]
     return Engine("achievements", labels, (tokens(a) for a in ordered), config, version)
 
@@ -376,12 +384,65 @@ def demand_engine(
     tokens: Callable[[RegisteredDemand], Sequence[str]],
     config: MatchConfig,
     analyzer_fingerprint: str = "",
+    hashes: Mapping[str, str] | None = None,
 ) -> Engine:
-    """A demand engine that segments each record (`tokens`) only while indexing it."""
+    """A demand engine that segments each record (`tokens`) only while indexing it (`hashes` as for achievements)."""
     ordered = sorted(records, key=lambda d: d.demand_id)
-    version = index_version("demands", [record_hash(d) for d in ordered], config, analyzer_fingerprint)
+    known = hashes or {}
+    version = index_version("demands", [known.get(d.demand_id) or record_hash(d) for d in ordered], config, analyzer_fingerprint)
     labels: list[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand]] = [
         (DemandSide.of(d), RankedDemand(demand_id=d.demand_id, title=d.title, enterprise_name=d.enterprise_name, score=0))
         for d in ordered
     ]
     return Engine("demands", labels, (tokens(d) for d in ordered), config, version)
+
+
+class SegmentationCache:
+    """The words of each record by content hash, so rebuilding an index after a few records changed segments only those.
+
+    Segmentation is most of an index build (jieba: ≈ 0.45 ms a record); the words are kept as tuples of interned
+    strings, about 1 KB a record. Entries of records no longer in the registry are dropped at each build.
+    """
+
+    def __init__(self) -> None:
+        self._words: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    def segmenter(
+        self, hashes: Mapping[str, str], segment: Callable[[R], Sequence[str]], id_of: Callable[[R], str]
+    ) -> Segmenter[R]:
+        return Segmenter(self, hashes, segment, id_of)
+
+    def keep(self, used: dict[str, tuple[str, ...]]) -> None:
+        with self._lock:
+            self._words = used
+
+    def get(self, key: str) -> tuple[str, ...] | None:
+        return self._words.get(key)
+
+
+class Segmenter(Generic[R]):
+    """One build's view of the cache: known words reused, the rest segmented, what was used kept for the next build."""
+
+    def __init__(
+        self,
+        cache: SegmentationCache,
+        hashes: Mapping[str, str],
+        segment: Callable[[R], Sequence[str]],
+        id_of: Callable[[R], str],
+    ) -> None:
+        self._cache = cache
+        self._hashes = hashes
+        self._segment: Callable[[R], Sequence[str]] = segment
+        self._id_of: Callable[[R], str] = id_of
+        self.used: dict[str, tuple[str, ...]] = {}
+        self.segmented = 0
+
+    def __call__(self, record: R) -> Sequence[str]:
+        key = self._hashes[self._id_of(record)]
+        words = self._cache.get(key)
+        if words is None:
+            words = tuple(sys.intern(w) for w in self._segment(record))
+            self.segmented += 1
+        self.used[key] = words
+        return words

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.events import Candidate
-from domain.matching import NO_FILTERS, Filters, RankedDemand, index_version
+from domain.matching import NO_FILTERS, Filters, RankedDemand, index_version, record_hash
 from domain.parties import Demand
 from domain.registry import Achievement, RegisteredDemand
 from registry import records
 from registry.analyzer import Analyzer, default_analyzer
-from registry.engine import Engine, achievement_engine, demand_engine
+from registry.engine import Engine, SegmentationCache, achievement_engine, demand_engine
 from registry.tables import Kind
 
 
@@ -68,6 +68,9 @@ class Matcher:
         self._factory = factory
         self._analyzer = analyzer or default_analyzer()
         self._indexes: dict[Kind, Engine] = {}
+        self._segmentations: dict[Kind, SegmentationCache] = {}
+        # How many records the last build of each registry had to segment (the others came from the cache).
+        self.segmented: dict[Kind, int] = {}
         self._lock = threading.Lock()
 
     def index(self, kind: Kind) -> Engine:
@@ -88,11 +91,21 @@ class Matcher:
     def build(self, kind: Kind, loaded: list[records.RegistryRecord]) -> Engine:
         """An index over records already in memory (also what the benchmark times)."""
         analyzer = self._analyzer
+        hashes = {records.record_id(r): record_hash(r) for r in loaded}
+        cache = self._segmentations.setdefault(kind, SegmentationCache())
         if kind is Kind.ACHIEVEMENTS:
             achievements = [r for r in loaded if isinstance(r, Achievement)]
-            return achievement_engine(achievements, analyzer.achievement_tokens, analyzer.config, analyzer.fingerprint)
+            segment_a = cache.segmenter(hashes, analyzer.achievement_tokens, lambda a: a.achievement_id)
+            built = achievement_engine(achievements, segment_a, analyzer.config, analyzer.fingerprint, hashes)
+            cache.keep(segment_a.used)
+            self.segmented[kind] = segment_a.segmented
+            return built
         demands = [r for r in loaded if isinstance(r, RegisteredDemand)]
-        return demand_engine(demands, analyzer.demand_tokens, analyzer.config, analyzer.fingerprint)
+        segment_d = cache.segmenter(hashes, analyzer.demand_tokens, lambda d: d.demand_id)
+        built = demand_engine(demands, segment_d, analyzer.config, analyzer.fingerprint, hashes)
+        cache.keep(segment_d.used)
+        self.segmented[kind] = segment_d.segmented
+        return built
 
     def for_demand(self, demand_id: str, filters: Filters = NO_FILTERS, limit: int = 10) -> Shortlist:
         """Achievements for a registered demand, best first."""

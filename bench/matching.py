@@ -57,6 +57,8 @@ def _time_queries(
 
 def measure_size(size: int, queries: int, with_reference: bool, trace: bool) -> None:
     analyzer = default_analyzer()
+    gc.collect()
+    start = _rss_mib()
     corpus = generate_corpus(achievements=size, demands=740, seed=2026)
     gc.collect()
     before = _rss_mib()
@@ -77,8 +79,19 @@ def measure_size(size: int, queries: int, with_reference: bool, trace: bool) -> 
         traced = f"; tracemalloc during the build: peak {peak / 2**20:.0f} MiB, index kept {current / 2**20:.0f} MiB"
     gc.collect()
     after = _rss_mib()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\n{size:,} achievements  (index {engine.version})")
     print(f"  build (jieba segmentation + index): {built:.1f} s wall, {cpu:.1f} s CPU of this process")
+    print(
+        f"  memory: RSS {after:.0f} MiB = process {start:.0f} + records in memory {before - start:.0f} "
+        f"+ index with cached words {after - before:.0f}; peak RSS so far {peak:.0f} MiB{traced}"
+    )
+
+    def fast(demand: RegisteredDemand) -> object:
+        return engine.rank_achievements(demand, analyzer.demand_tokens(demand), limit=10)
+
+    p50, p95 = _time_queries(fast, corpus.demands, queries)
+    print(f"  top-10 for one demand, engine: p50 {p50:.2f} ms, p95 {p95:.2f} ms ({queries} queries)")
     # Ten records edited: the rebuild segments those ten and reuses the words of the rest.
     edited = [
         a.model_copy(update={"title": f"{a.title}（修订）"}) if n % (size // 10) == 0 else a
@@ -91,19 +104,10 @@ def measure_size(size: int, queries: int, with_reference: bool, trace: bool) -> 
     cache.keep(segmenter.used)
     print(
         f"  rebuild after 10 records changed: {time.perf_counter() - started:.1f} s wall, "
-        f"{time.process_time() - cpu:.1f} s CPU ({segmenter.segmented} segmented again, index {rebuilt.version})"
+        f"{time.process_time() - cpu:.1f} s CPU ({segmenter.segmented} segmented again, index {rebuilt.version}); "
+        f"peak RSS with both indexes {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
     )
     del edited, rebuilt
-    print(
-        f"  memory: RSS {after:.0f} MiB with the corpus and the index ({after - before:+.0f} MiB for the index), "
-        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB{traced}"
-    )
-
-    def fast(demand: RegisteredDemand) -> object:
-        return engine.rank_achievements(demand, analyzer.demand_tokens(demand), limit=10)
-
-    p50, p95 = _time_queries(fast, corpus.demands, queries)
-    print(f"  top-10 for one demand, engine: p50 {p50:.2f} ms, p95 {p95:.2f} ms ({queries} queries)")
     if with_reference:
         reference = build_achievement_index(
             [(a, analyzer.achievement_tokens(a)) for a in corpus.achievements], analyzer.config, analyzer.fingerprint

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from domain.events import canonical_json
@@ -103,6 +103,21 @@ def get(session: Session, kind: Kind, id_: str) -> RegistryRecord | None:
         return None
     model = Achievement if kind is Kind.ACHIEVEMENTS else RegisteredDemand
     return model.model_validate(json.loads(row.record))
+
+
+def load_with_hashes(session: Session, kind: Kind) -> list[tuple[RegistryRecord, str]]:
+    """Every record of a registry with its stored content hash, by id."""
+    table = _TABLES[kind]
+    model = Achievement if kind is Kind.ACHIEVEMENTS else RegisteredDemand
+    rows = session.execute(select(table.record, table.content_hash).order_by(_key(kind)))
+    return [(model.model_validate(json.loads(text)), digest) for text, digest in rows]
+
+
+def generation(session: Session, kind: Kind) -> tuple[int, str]:
+    """How many records and when the newest was written: a cheap sign that a registry changed (inserts, updates)."""
+    table = _TABLES[kind]
+    count, newest = session.execute(select(func.count(), func.max(table.updated_at))).one()
+    return int(count), str(newest)
 
 
 def content_hashes(session: Session, kind: Kind) -> list[str]:

@@ -50,7 +50,6 @@ from domain.parties import AchievementRef
 from domain.registry import Achievement, RegisteredDemand
 
 Floats = npt.NDArray[np.float64]
-Ints = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 # Rounding to 4 decimals moves a score by at most 5e-5: anything further than this below the k-th total cannot
 # round into the top k.

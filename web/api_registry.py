@@ -67,11 +67,12 @@ class SearchBody(BaseModel):
 
     q: str | None = Field(default=None, description="free text")
     industry: str | None = Field(default=None, description="industry code prefix (GB/T 4754), e.g. C34")
-    region: str | None = Field(default=None, description="region code (GB/T 2260), e.g. 360000 or 360800")
-    min_trl: int | None = Field(default=None, description="1-9")
+    region: str | int | None = Field(default=None, description="region code (GB/T 2260), e.g. 360000 or 360800")
+    # Loose types on purpose: a wrong value gets this module's Chinese message, not a generic validation error.
+    min_trl: int | str | None = Field(default=None, description="1-9")
     mode: str | None = Field(default=None, description="转让, 许可, 作价入股, 合作开发 or 技术服务")
-    max_price_wan: float | None = Field(default=None, description="asking price at most, in 万元")
-    limit: int = 10
+    max_price_wan: float | str | None = Field(default=None, description="asking price at most, in 万元")
+    limit: int | str | None = 10
 
     def filters(self) -> Filters:
         return filters_of(self.industry, self.region, self.min_trl, self.mode, self.max_price_wan)
@@ -121,12 +122,12 @@ def query_text(q: str | None) -> str:
 
 
 def filters_of(
-    industry: str | None, region: str | None, min_trl: str | int | None, mode: str | None, max_price_wan: str | float | None
+    industry: str | None, region: str | int | None, min_trl: str | int | None, mode: str | None, max_price_wan: str | float | None
 ) -> Filters:
     """Filters from query parameters, each checked with a message that says what is allowed."""
     return Filters(
         industry=_industry(industry),
-        region=_region(region),
+        region=_region(None if region is None else str(region)),
         min_trl=_trl(min_trl),
         mode=_mode(mode),
         max_price_fen=_price(max_price_wan),
@@ -159,7 +160,7 @@ def _region(value: str | None) -> str | None:
 def _trl(value: str | int | None) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, int) or re.fullmatch(r"\d{1,2}", value):
+    if isinstance(value, int) or re.fullmatch(r"\d{1,2}", str(value)):
         trl = int(value)
         if 1 <= trl <= 9:
             return trl
@@ -190,7 +191,7 @@ def _price(value: str | float | None) -> int | None:
 def _limit(value: str | int | None) -> int:
     if value is None or value == "":
         return 10
-    if isinstance(value, int) or re.fullmatch(r"\d{1,4}", value):
+    if isinstance(value, int) or re.fullmatch(r"\d{1,4}", str(value)):
         limit = int(value)
         if 1 <= limit <= MAX_LIMIT:
             return limit

@@ -19,7 +19,7 @@ import sys
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -145,18 +145,24 @@ class Engine:
     def __init__(
         self,
         kind: str,
-        records: Sequence[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand]],
-        documents: Iterable[Sequence[str]],
+        entries: Iterable[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand, Sequence[str]]],
         config: MatchConfig,
-        version: str,
+        version: Callable[[], str],
     ) -> None:
-        """`records` sorted by id, and their documents' words in the same order (consumed once, lazily)."""
+        """`entries` sorted by id, consumed once (records can stream in); `version` is asked once they are all in."""
         self.kind = kind
         self.config = config
-        self.version = version
-        self._sides = [side for side, _ in records]
-        self._labels = [label for _, label in records]
-        self._text = _Postings(documents, config.bm25_k1, config.bm25_b)
+        self._sides: list[SupplySide | DemandSide] = []
+        self._labels: list[AchievementRef | RankedDemand] = []
+
+        def documents() -> Iterator[Sequence[str]]:
+            for side, label, tokens in entries:
+                self._sides.append(side)
+                self._labels.append(label)
+                yield tokens
+
+        self._text = _Postings(documents(), config.bm25_k1, config.bm25_b)
+        self.version = version()
         sides = self._sides
         self._industry = _Column([s.industry_code for s in sides])
         self._region = _Column([s.region_code for s in sides])
@@ -361,39 +367,71 @@ def build_demand_engine(
 
 
 def achievement_engine(
-    records: Sequence[Achievement],
+    records: Iterable[Achievement],
     tokens: Callable[[Achievement], Sequence[str]],
     config: MatchConfig,
     analyzer_fingerprint: str = "",
     hashes: Mapping[str, str] | None = None,
+    presorted: bool = False,
 ) -> Engine:
     """An achievement engine that segments each record (`tokens`) only while indexing it; `hashes` (by id) saves
-    recomputing the records' content hashes when the caller has them."""
-    ordered = sorted(records, key=lambda a: a.achievement_id)
+    recomputing the records' content hashes; `presorted` records (by id) may stream in from an iterator."""
     known = hashes or {}
-    version = index_version(
-        "achievements", [known.get(a.achievement_id) or record_hash(a) for a in ordered], config, analyzer_fingerprint
+    ordered = records if presorted else sorted(records, key=lambda a: a.achievement_id)
+    return _engine(
+        "achievements",
+        ordered,
+        lambda a: (SupplySide.of(a), a.ref()),
+        tokens,
+        lambda a: known.get(a.achievement_id) or record_hash(a),
+        config,
+        analyzer_fingerprint,
     )
-    labels: list[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand]] = [(SupplySide.of(a), a.ref()) for a in ordered]
-    return Engine("achievements", labels, (tokens(a) for a in ordered), config, version)
 
 
 def demand_engine(
-    records: Sequence[RegisteredDemand],
+    records: Iterable[RegisteredDemand],
     tokens: Callable[[RegisteredDemand], Sequence[str]],
     config: MatchConfig,
     analyzer_fingerprint: str = "",
     hashes: Mapping[str, str] | None = None,
+    presorted: bool = False,
 ) -> Engine:
-    """A demand engine that segments each record (`tokens`) only while indexing it (`hashes` as for achievements)."""
-    ordered = sorted(records, key=lambda d: d.demand_id)
+    """A demand engine, as `achievement_engine`."""
     known = hashes or {}
-    version = index_version("demands", [known.get(d.demand_id) or record_hash(d) for d in ordered], config, analyzer_fingerprint)
-    labels: list[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand]] = [
-        (DemandSide.of(d), RankedDemand(demand_id=d.demand_id, title=d.title, enterprise_name=d.enterprise_name, score=0))
-        for d in ordered
-    ]
-    return Engine("demands", labels, (tokens(d) for d in ordered), config, version)
+    ordered = records if presorted else sorted(records, key=lambda d: d.demand_id)
+    return _engine(
+        "demands",
+        ordered,
+        lambda d: (
+            DemandSide.of(d),
+            RankedDemand(demand_id=d.demand_id, title=d.title, enterprise_name=d.enterprise_name, score=0),
+        ),
+        tokens,
+        lambda d: known.get(d.demand_id) or record_hash(d),
+        config,
+        analyzer_fingerprint,
+    )
+
+
+def _engine(
+    kind: str,
+    ordered: Iterable[R],
+    entry: Callable[[R], tuple[SupplySide | DemandSide, AchievementRef | RankedDemand]],
+    tokens: Callable[[R], Sequence[str]],
+    hash_of: Callable[[R], str],
+    config: MatchConfig,
+    analyzer_fingerprint: str,
+) -> Engine:
+    hashes: list[str] = []
+
+    def entries() -> Iterator[tuple[SupplySide | DemandSide, AchievementRef | RankedDemand, Sequence[str]]]:
+        for record in ordered:
+            hashes.append(hash_of(record))
+            side, label = entry(record)
+            yield side, label, tokens(record)
+
+    return Engine(kind, entries(), config, lambda: index_version(kind, hashes, config, analyzer_fingerprint))
 
 
 class SegmentationCache:

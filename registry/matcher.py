@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -94,34 +95,36 @@ class Matcher:
                 checked = self._checked.get(kind)
                 if cached is not None and checked is not None and checked[0] == key and now - checked[1] < FULL_CHECK_SECONDS:
                     return cached
-            hashes = records.content_hashes(session, kind)
-            version = index_version(kind.value, hashes, self._analyzer.config, self._analyzer.fingerprint)
+            hashes = records.stored_hashes(session, kind)
+            version = index_version(kind.value, hashes.values(), self._analyzer.config, self._analyzer.fingerprint)
             if cached is not None and cached.version == version:
                 with self._lock:
                     self._checked[kind] = (key, now)
                 return cached
-            loaded = records.load_with_hashes(session, kind)
-        built = self.build(kind, [record for record, _ in loaded], {records.record_id(r): h for r, h in loaded})
+            # Records stream in by id while they are indexed, and are dropped once indexed.
+            built = self._build(kind, records.stream(session, kind, sorted(hashes)), hashes, presorted=True)
         with self._lock:
             self._indexes[kind] = built
             self._checked[kind] = (key, now)
         return built
 
-    def build(self, kind: Kind, loaded: list[records.RegistryRecord], hashes: dict[str, str] | None = None) -> Engine:
-        """An index over records already in memory (`hashes`: their content hashes by id, computed if not given)."""
+    def build(self, kind: Kind, loaded: list[records.RegistryRecord]) -> Engine:
+        """An index over records already in memory."""
+        return self._build(kind, loaded, {records.record_id(r): record_hash(r) for r in loaded}, presorted=False)
+
+    def _build(self, kind: Kind, loaded: Iterable[records.RegistryRecord], hashes: dict[str, str], presorted: bool) -> Engine:
         analyzer = self._analyzer
-        hashes = hashes or {records.record_id(r): record_hash(r) for r in loaded}
         cache = self._segmentations.setdefault(kind, SegmentationCache())
         if kind is Kind.ACHIEVEMENTS:
-            achievements = [r for r in loaded if isinstance(r, Achievement)]
+            achievements = (r for r in loaded if isinstance(r, Achievement))
             segment_a = cache.segmenter(hashes, analyzer.achievement_tokens, lambda a: a.achievement_id)
-            built = achievement_engine(achievements, segment_a, analyzer.config, analyzer.fingerprint, hashes)
+            built = achievement_engine(achievements, segment_a, analyzer.config, analyzer.fingerprint, hashes, presorted)
             cache.keep(segment_a.used)
             self.segmented[kind] = segment_a.segmented
             return built
-        demands = [r for r in loaded if isinstance(r, RegisteredDemand)]
+        demands = (r for r in loaded if isinstance(r, RegisteredDemand))
         segment_d = cache.segmenter(hashes, analyzer.demand_tokens, lambda d: d.demand_id)
-        built = demand_engine(demands, segment_d, analyzer.config, analyzer.fingerprint, hashes)
+        built = demand_engine(demands, segment_d, analyzer.config, analyzer.fingerprint, hashes, presorted)
         cache.keep(segment_d.used)
         self.segmented[kind] = segment_d.segmented
         return built

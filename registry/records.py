@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -105,12 +105,22 @@ def get(session: Session, kind: Kind, id_: str) -> RegistryRecord | None:
     return model.model_validate(json.loads(row.record))
 
 
-def load_with_hashes(session: Session, kind: Kind) -> list[tuple[RegistryRecord, str]]:
-    """Every record of a registry with its stored content hash, by id."""
+def stored_hashes(session: Session, kind: Kind) -> dict[str, str]:
+    """The stored content hash of every record of a registry, by id."""
     table = _TABLES[kind]
+    return {id_: digest for id_, digest in session.execute(select(_key(kind), table.content_hash))}
+
+
+def stream(session: Session, kind: Kind, ids: Sequence[str]) -> Iterator[RegistryRecord]:
+    """The records of `ids`, in that order, read a chunk at a time (a large registry is never all in memory)."""
+    table = _TABLES[kind]
+    key = _key(kind)
     model = Achievement if kind is Kind.ACHIEVEMENTS else RegisteredDemand
-    rows = session.execute(select(table.record, table.content_hash).order_by(_key(kind)))
-    return [(model.model_validate(json.loads(text)), digest) for text, digest in rows]
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        found: dict[str, str] = {id_: text for id_, text in session.execute(select(key, table.record).where(key.in_(chunk)))}
+        for id_ in chunk:
+            yield model.model_validate(json.loads(found[id_]))
 
 
 def generation(session: Session, kind: Kind) -> tuple[int, str]:
@@ -118,9 +128,3 @@ def generation(session: Session, kind: Kind) -> tuple[int, str]:
     table = _TABLES[kind]
     count, newest = session.execute(select(func.count(), func.max(table.updated_at))).one()
     return int(count), str(newest)
-
-
-def content_hashes(session: Session, kind: Kind) -> list[str]:
-    """The content hashes of a registry: enough to know whether a cached index is still current."""
-    table = _TABLES[kind]
-    return sorted(session.scalars(select(table.content_hash)))

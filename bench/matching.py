@@ -25,10 +25,11 @@ from pathlib import Path
 from domain.matching import build_achievement_index, rank_achievements, record_hash
 from domain.registry import Achievement, RegisteredDemand
 from registry.analyzer import default_analyzer
-from registry.demo import generate_corpus
+from registry.demo import generate_corpus, load_demo
 from registry.engine import SegmentationCache, achievement_engine, build_achievement_engine
 from registry.evaluation import evaluate, plain_bm25, read_labels
 from registry.importer import import_file
+from registry.matcher import Matcher
 from registry.tables import Kind, write_records
 from store.db import make_engine, make_session_factory, migrate
 
@@ -163,12 +164,45 @@ def measure_import(records: list[Achievement]) -> None:
     )
 
 
+def measure_matcher(size: int, queries: int) -> None:
+    """The matcher as the worker and the API use it: records in SQLite, streamed into the index, queries via the matcher."""
+    corpus = generate_corpus(achievements=size, demands=740, seed=2026)
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{Path(directory) / 'bench.db'}"
+        migrate(url)
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+        started = time.perf_counter()
+        load_demo(factory, corpus)
+        loaded = time.perf_counter() - started
+        demands = corpus.demands
+        del corpus
+        gc.collect()
+        before = _rss_mib()
+        matcher = Matcher(factory)
+        started, cpu = time.perf_counter(), time.process_time()
+        index = matcher.index(Kind.ACHIEVEMENTS)
+        built, cpu = time.perf_counter() - started, time.process_time() - cpu
+        gc.collect()
+        after = _rss_mib()
+        print(f"\nmatcher on SQLite, {size:,} achievements (written in {loaded:.1f} s; index {index.version})")
+        print(
+            f"  build from the database: {built:.1f} s wall, {cpu:.1f} s CPU; RSS {after:.0f} MiB "
+            f"({after - before:+.0f} MiB for the index and cached words), peak RSS "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
+        )
+        p50, p95 = _time_queries(lambda d: matcher.for_demand_record(d, limit=10), demands, queries)
+        print(f"  top-10 for one demand through the matcher (change check included): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="3500,100000", help="registry sizes, comma-separated")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations during the index build")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--matcher", type=int, default=0, help="also measure the matcher on SQLite with this many achievements")
     args = parser.parse_args()
 
     default_analyzer().tokens("预热")  # loads jieba's dictionary outside the timings
@@ -179,6 +213,8 @@ def main() -> None:
         measure_import(generate_corpus(3500, 0).achievements)
     for size in sizes[1:]:
         measure_size(size, args.queries, with_reference=False, trace=args.tracemalloc)
+    if args.matcher:
+        measure_matcher(args.matcher, args.queries)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ records next to the shortlist it proposes.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterable
@@ -71,8 +72,12 @@ FULL_CHECK_SECONDS = 30.0
 class Matcher:
     """Rankings over the registries of one database, with the last index of each kind kept in memory."""
 
-    def __init__(self, factory: sessionmaker[Session], analyzer: Analyzer | None = None) -> None:
+    def __init__(self, factory: sessionmaker[Session], analyzer: Analyzer | None = None, fresh_seconds: float = 0.0) -> None:
+        """`fresh_seconds`: how long an index is used without asking the database whether the registry changed (the
+        worker and the API use a few seconds, so a burst of searches costs no query; tests and the CLI use 0)."""
         self._factory = factory
+        self._fresh_seconds = fresh_seconds
+        self._asked: dict[Kind, float] = {}
         self._analyzer = analyzer or default_analyzer()
         self._indexes: dict[Kind, Engine] = {}
         self._segmentations: dict[Kind, SegmentationCache] = {}
@@ -85,12 +90,18 @@ class Matcher:
         """The current index of a registry (rebuilt only if its content changed since the last call).
 
         Reading every content hash costs ≈ 100 ms at 100,000 records, so between full checks (at most
-        `FULL_CHECK_SECONDS` apart) an unchanged count and newest write time stand for an unchanged registry.
+        `FULL_CHECK_SECONDS` apart) an unchanged count and newest write time stand for an unchanged registry; within
+        `fresh_seconds` of the last question the database is not asked at all.
         """
+        with self._lock:
+            cached = self._indexes.get(kind)
+            if cached is not None and time.monotonic() - self._asked.get(kind, -math.inf) < self._fresh_seconds:
+                return cached
         with self._factory() as session:
             key = records.generation(session, kind)
             now = time.monotonic()
             with self._lock:
+                self._asked[kind] = now
                 cached = self._indexes.get(kind)
                 checked = self._checked.get(kind)
                 if cached is not None and checked is not None and checked[0] == key and now - checked[1] < FULL_CHECK_SECONDS:

@@ -40,6 +40,8 @@ router = APIRouter(prefix="/api", tags=["registry"])
 ApiUser = Annotated[User, Depends(api_user)]
 Svc = Annotated[Services, Depends(services)]
 MAX_LIMIT = 100
+# A burst of searches asks the database once whether a registry changed; an import shows within 2 s.
+FRESH_SECONDS = 2.0
 _MODES = "、".join(m.value for m in TransferMode)
 
 
@@ -88,7 +90,7 @@ def _matcher(request: Request, svc: Svc) -> Matcher:
     """One matcher per app: it keeps each registry's index until the registry changes."""
     matcher: Matcher | None = getattr(request.app.state, "registry_matcher", None)
     if matcher is None:
-        matcher = Matcher(svc.sessions)
+        matcher = Matcher(svc.sessions, fresh_seconds=FRESH_SECONDS)
         request.app.state.registry_matcher = matcher
     return matcher
 

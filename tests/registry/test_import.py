@@ -154,6 +154,13 @@ def test_matcher_on_the_database_and_its_index_version(factory: Factory, tmp_pat
     assert matcher.segmented[Kind.ACHIEVEMENTS] == 2
     assert Matcher(factory).for_demand("D-JA-2026-001", limit=10) == changed
     assert any("高温堆肥" in c.achievement.title for c in changed.candidates)
+    # Within `fresh_seconds` the index is used without asking the database; after that the change is seen.
+    patient = Matcher(factory, fresh_seconds=3600)
+    before = patient.for_demand("D-JA-2026-001", limit=3).index_version
+    rows[1][rows[0].index("技术就绪度")] = "8"
+    import_file(factory, _write(tmp_path / "changed-again.csv", rows))
+    assert patient.for_demand("D-JA-2026-001", limit=3).index_version == before
+    assert Matcher(factory).for_demand("D-JA-2026-001", limit=3).index_version != before
 
 
 def test_decline_reasons_per_centre(factory: Factory) -> None:

@@ -148,7 +148,9 @@ async def test_a_100000_character_query_is_refused_and_the_service_stays_up(web:
             assert (await api.post(path, json={"q": "  ", "region": "360100"})).json()["code"] == "bad_query"
             wrong_type = await api.post(path, json={"q": "主轴", "min_trl": "高"})
             assert wrong_type.status_code == 422 and "技术就绪度「高」不对；允许 1 到 9 的整数" in wrong_type.json()["message"]
-        found = await api.post("/api/registry/achievements/search", json={"q": "超声主轴", "min_trl": 6, "mode": "许可", "region": 360000})
+        found = await api.post(
+            "/api/registry/achievements/search", json={"q": "超声主轴", "min_trl": 6, "mode": "许可", "region": 360000}
+        )
         assert found.status_code == 200 and found.json()["candidates"][0]["achievement"]["achievement_id"] == "JXCG-2026-0005"
 
 

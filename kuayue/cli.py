@@ -24,7 +24,7 @@ from kuayue.deal_commands import add_deal_command, add_up_command, add_worker_co
 from kuayue.devserver import DevServerError, DevServerOptions, start_dev_server
 from kuayue.logging import configure_logging
 from kuayue.open_call_commands import add_open_call_command
-from kuayue.registry_commands import add_registry_command
+from kuayue.registry_commands import add_demo_data_command, add_registry_command
 from kuayue.settings import LOG_FORMATS, ConfigurationError, Settings
 from kuayue.temporal import SearchAttributeConflict
 from kuayue.web_commands import add_user_command, add_web_command
@@ -67,6 +67,7 @@ COMMANDS: list[CommandInstaller] = [
     add_dev_server_command,
     add_registry_command,
     add_open_call_command,
+    add_demo_data_command,
     add_audit_command,
     add_web_command,
     add_user_command,

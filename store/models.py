@@ -199,6 +199,7 @@ class AchievementRecord(Base):
         Index(None, "centre_id"),
         Index(None, "industry_code"),
         Index(None, "region_code"),
+        Index(None, "updated_at"),  # the matcher's "has the registry changed?" (migration 0005)
         CheckConstraint("trl BETWEEN 1 AND 9", name="trl_range"),
     )
 
@@ -226,6 +227,7 @@ class DemandRegistryRecord(Base):
         Index(None, "enterprise_credit_code"),
         Index(None, "industry_code"),
         Index(None, "region_code"),
+        Index(None, "updated_at"),
         CheckConstraint("min_trl BETWEEN 1 AND 9", name="min_trl_range"),
         CheckConstraint("budget_min_fen <= budget_max_fen", name="budget_ordered"),
     )

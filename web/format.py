@@ -110,3 +110,22 @@ def _step_state(index: int, current: int, stage: Stage) -> str:
     if index < current or stage == Stage.SIGNED:
         return "done"
     return "current" if index == current else "todo"
+
+
+def ago_zh(then: datetime, now: datetime) -> str:
+    """How long ago, as people say it: 刚刚, 5 分钟前, 3 小时前, 2 天前."""
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 60:
+        return "刚刚"
+    if seconds < 3600:
+        return f"{seconds // 60} 分钟前"
+    if seconds < 86400:
+        return f"{seconds // 3600} 小时前"
+    return f"{seconds // 86400} 天前"
+
+
+def freshness(updated_at: datetime | None, now: datetime | None = None) -> dict[str, str] | None:
+    """The read model's age for "数据更新于 … 前" (None when it holds no deal yet)."""
+    if updated_at is None:
+        return None
+    return {"at": zh_datetime(updated_at), "ago": ago_zh(updated_at, now or datetime.now(UTC))}

@@ -24,6 +24,8 @@ TEMPLATES.env.filters.update(
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     """A page, with the CSRF token and the signed-in user available to every template."""
     from web.auth import csrf_token  # auth renders pages too; imported here to keep the modules acyclic
+    from web.notifications import unread_count
 
-    base = {"csrf_token": csrf_token(request), "me": context.pop("me", None)}
+    me = context.pop("me", None)
+    base = {"csrf_token": csrf_token(request), "me": me, "unread": unread_count(request.app.state.services, me) if me else 0}
     return TEMPLATES.TemplateResponse(request, template, {**base, **context}, status_code=status_code)

@@ -39,3 +39,44 @@ def scope_of(actor: Actor) -> Scope:
             return Scope(broker_id=actor.id)
         case _:
             return Scope(nothing=True)
+
+
+@dataclass(frozen=True)
+class DashboardScope:
+    """Which figures a dashboard shows: one centre's, or the province's (with each centre and the demand map)."""
+
+    centre_id: str | None
+    province_view: bool
+
+
+def dashboard_scope(actor: Actor, centre_id: str | None = None) -> DashboardScope | None:
+    """A manager sees their own centre; the hub admin and auditors the province or any one centre; others nothing.
+
+    None means no dashboard for this actor (or not that centre): the caller answers 403.
+    """
+    match actor.role:
+        case Role.HUB_ADMIN | Role.AUDITOR:
+            return DashboardScope(centre_id or None, province_view=not centre_id)
+        case Role.MANAGER if actor.centre_id and centre_id in (None, "", actor.centre_id):
+            return DashboardScope(actor.centre_id, province_view=False)
+        case _:
+            return None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Whose notifications a person reads: a broker their own, a manager their centre's, the hub admin the hub's."""
+
+    role: Role
+    recipient_id: str
+
+
+def notification_recipient(actor: Actor) -> Recipient | None:
+    """The outbox address `actor` reads (None: auditors and others receive no notifications)."""
+    match actor.role:
+        case Role.BROKER:
+            return Recipient(Role.BROKER, actor.id)
+        case Role.MANAGER | Role.HUB_ADMIN if actor.centre_id:
+            return Recipient(actor.role, actor.centre_id)
+        case _:
+            return None

@@ -17,12 +17,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.events import Event, StageEntered
+from domain.events import CandidatesProposed, Event, StageEntered
 from domain.parties import Model
 from domain.projection import AppendRequest, DealSummary, Notification
 from store.chain import GENESIS_HASH, chain_hash
 from store.db import upsert_insert
-from store.models import DealRecord, EventRecord, NotificationRecord, StageVisitRecord, event_columns
+from store.models import (
+    DealAchievementCentreRecord,
+    DealRecord,
+    EventRecord,
+    NotificationRecord,
+    StageVisitRecord,
+    event_columns,
+)
 
 # Error types a workflow's retry policy can name; each is raised with non_retryable=True as well.
 ARCHIVE_CONFLICT = "ArchiveConflict"  # different content at an archived seq
@@ -86,6 +93,7 @@ class EventArchive:
             _upsert_summary(session, request.summary, now)
             _add_notifications(session, request.notifications, now)
             _record_stage_visits(session, request.events, request.summary.centre_id)
+            _record_achievement_centres(session, request.events)
         return AppendResult(
             deal_id=request.deal_id,
             appended=appended,
@@ -226,6 +234,19 @@ def _record_stage_visits(session: Session, events: tuple[Event, ...], centre_id:
         session.execute(statements.insert_visit, {**visit, "entered_at": event.occurred_at, "left_at": None, "days": None})
 
 
+def _record_achievement_centres(session: Session, events: tuple[Event, ...]) -> None:
+    """Which N centres' achievements the deal involves (the web's read scope for N centres); idempotent."""
+    rows = [
+        {"deal_id": e.deal_id, "achievement_id": c.achievement.achievement_id, "centre_id": c.achievement.institution.centre_id}
+        for e in events
+        if isinstance(e.payload, CandidatesProposed)
+        for c in e.payload.candidates
+        if c.achievement.institution.centre_id
+    ]
+    if rows:
+        session.execute(_statements(session).insert_achievement_centre, rows)
+
+
 # Statements are built once: building an ON CONFLICT statement costs more than executing it.
 _STORED_EVENTS = select(EventRecord.seq, EventRecord.type, EventRecord.payload, EventRecord.hash).where(
     EventRecord.deal_id == bindparam("deal_id"),
@@ -261,6 +282,9 @@ class _DialectStatements:
         )
         self.insert_notifications = upsert_insert(session, NotificationRecord).on_conflict_do_nothing(
             index_elements=["deal_id", "seq", "kind", "recipient_id"]
+        )
+        self.insert_achievement_centre = upsert_insert(session, DealAchievementCentreRecord).on_conflict_do_nothing(
+            index_elements=["deal_id", "achievement_id"]
         )
         self.insert_visit = upsert_insert(session, StageVisitRecord).on_conflict_do_nothing(index_elements=["deal_id", "seq"])
 

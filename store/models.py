@@ -189,6 +189,21 @@ class StageVisitRecord(Base):
     days: Mapped[float | None] = mapped_column(Float)
 
 
+class DealAchievementCentreRecord(Base):
+    """An achievement proposed in a deal and the N centre of its institution: who else may see the deal (web.scope).
+
+    Written by the archive activity from `CandidatesProposed` (the only event that names institutions) and
+    backfilled by migration 0005; kept when a candidate is later rejected, since the centre took part in the deal.
+    """
+
+    __tablename__ = "deal_achievement_centres"
+    __table_args__ = (Index(None, "centre_id", "deal_id"),)
+
+    deal_id: Mapped[str] = mapped_column(String, primary_key=True)
+    achievement_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    centre_id: Mapped[str] = mapped_column(String(64))
+
+
 class NotificationReadRecord(Base):
     """That one user has read one notification. Per user, because a centre's escalation reaches every manager."""
 

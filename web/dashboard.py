@@ -7,9 +7,7 @@ it; the charts are drawn by ECharts, installed from the npm registry by `scripts
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -22,7 +20,7 @@ from domain.stages import OPEN_STAGES, STAGE_NAMES_ZH, Stage
 from store import dashboard as figures
 from web.auth import api_user, page_user, services
 from web.deals import Forbidden, InboxItem, Services, inbox_item
-from web.format import freshness, wan
+from web.format import JIANGXI_CITIES, code_names, freshness, wan
 from web.rendering import render
 from web.scope import DashboardScope, dashboard_scope
 from web.users import User
@@ -32,9 +30,6 @@ api_router = APIRouter(prefix="/api", tags=["dashboard"])
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ECHARTS = Path(__file__).resolve().parents[1] / "node_modules" / "echarts" / "dist" / "echarts.min.js"
-NAMES = Path(__file__).resolve().parents[1] / "registry" / "data" / "names.json"
-# Jiangxi's 11 prefecture-level cities (GB/T 2260), the rows of the hub's demand map.
-JIANGXI_CITIES = ("360100", "360200", "360300", "360400", "360500", "360600", "360700", "360800", "360900", "361000", "361100")
 OUTSIDE_JIANGXI = "省外"
 MONTHS_SHOWN = 12
 
@@ -95,12 +90,6 @@ class Dashboard(BaseModel):
     updated_at: datetime | None = Field(description="when the read model last changed")
 
 
-@lru_cache(maxsize=1)
-def _names() -> dict[str, dict[str, str]]:
-    names: dict[str, dict[str, str]] = json.loads(NAMES.read_text(encoding="utf-8"))
-    return names
-
-
 def _stage_rows(counts: dict[Stage, int], timings: dict[Stage, figures.StageTiming]) -> list[StageRow]:
     def row(s: Stage) -> StageRow:
         t = timings.get(s, figures.StageTiming(0, None, None))
@@ -133,7 +122,7 @@ def _months(signed: list[tuple[datetime, int]], now: datetime) -> list[MonthRow]
 
 
 def _demand_map(cells: list[tuple[str, str, int]]) -> DemandMap:
-    names = _names()
+    names = code_names()
     by: dict[tuple[str, str], int] = {}
     for industry, region, n in cells:
         division = industry[:3]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from activities.calendar import WorkingDayCalendar
@@ -129,3 +131,15 @@ def freshness(updated_at: datetime | None, now: datetime | None = None) -> dict[
     if updated_at is None:
         return None
     return {"at": zh_datetime(updated_at), "ago": ago_zh(updated_at, now or datetime.now(UTC))}
+
+
+NAMES = Path(__file__).resolve().parents[1] / "registry" / "data" / "names.json"
+# Jiangxi's 11 prefecture-level cities (GB/T 2260): the demand map's rows and the inbox's region choices.
+JIANGXI_CITIES = ("360100", "360200", "360300", "360400", "360500", "360600", "360700", "360800", "360900", "361000", "361100")
+
+
+@lru_cache(maxsize=1)
+def code_names() -> dict[str, dict[str, str]]:
+    """GB/T 4754 industry and GB/T 2260 region names ({"industries": …, "regions": …}), the registry's own list."""
+    names: dict[str, dict[str, str]] = json.loads(NAMES.read_text(encoding="utf-8"))
+    return names

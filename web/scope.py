@@ -1,15 +1,22 @@
-"""Which deals an actor may see: the one read-scope rule every page and API route goes through.
+"""Who may see what: the one read-scope rule every page and API route goes through.
 
 Acting is the domain's business (`domain.decider.allowed_commands` and `decide`); seeing is decided here,
-following 1+M+N: a broker sees the deals assigned to them, a manager their centre's, the hub and auditors all.
+following 1+M+N:
+- a broker sees the deals assigned to them; a manager their centre's deals; the hub admin and auditors all;
+- N centres (universities and institutes) take part through their achievements: a broker or manager whose centre
+  is the centre of an achievement's institution also sees every deal in which that achievement was proposed
+  (the `deal_achievement_centres` read model, written from `CandidatesProposed`). Seeing such a deal gives no
+  right to act on it: the domain lets managers act only on their own centre's deals.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement, and_, false, or_, select
+
 from domain.actors import Actor, Role
-from domain.projection import DealSummary
+from store.models import DealAchievementCentreRecord, DealRecord
 
 
 @dataclass(frozen=True)
@@ -18,14 +25,24 @@ class Scope:
 
     broker_id: str | None = None
     centre_id: str | None = None
+    # Also the deals that involve achievements of this (N) centre's institutions.
+    achievements_of_centre: str | None = None
     nothing: bool = False
 
-    def allows(self, deal: DealSummary) -> bool:
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """SQL conditions on `deals` that keep exactly the visible rows (empty: everything)."""
         if self.nothing:
-            return False
-        if self.broker_id is not None and deal.broker_id != self.broker_id:
-            return False
-        return self.centre_id is None or deal.centre_id == self.centre_id
+            return [false()]
+        own = [DealRecord.broker_id == self.broker_id] if self.broker_id is not None else []
+        own += [DealRecord.centre_id == self.centre_id] if self.centre_id is not None else []
+        if not own:
+            return []
+        if self.achievements_of_centre is None:
+            return own
+        involved = select(DealAchievementCentreRecord.deal_id).where(
+            DealAchievementCentreRecord.centre_id == self.achievements_of_centre
+        )
+        return [or_(and_(*own), DealRecord.deal_id.in_(involved))]
 
 
 def scope_of(actor: Actor) -> Scope:
@@ -34,9 +51,9 @@ def scope_of(actor: Actor) -> Scope:
         case Role.HUB_ADMIN | Role.AUDITOR:
             return Scope()
         case Role.MANAGER if actor.centre_id:
-            return Scope(centre_id=actor.centre_id)
+            return Scope(centre_id=actor.centre_id, achievements_of_centre=actor.centre_id)
         case Role.BROKER:
-            return Scope(broker_id=actor.id)
+            return Scope(broker_id=actor.id, achievements_of_centre=actor.centre_id)
         case _:
             return Scope(nothing=True)
 

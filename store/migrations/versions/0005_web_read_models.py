@@ -1,7 +1,9 @@
-"""Web read models (issue 5): stage visits for the dashboard's stage timings, per-user notification reads.
+"""Web read models (issue 5): stage visits for the dashboard's stage timings, the N centres whose achievements
+a deal involves (read scope), per-user notification reads.
 
-`stage_visits` is backfilled from the archive's `StageEntered` events, so deals archived before this revision
-count in the dashboard too. Self-contained: it needs only the tables of revisions 0001–0004.
+`stage_visits` and `deal_achievement_centres` are backfilled from the archive's `StageEntered` and
+`CandidatesProposed` events, so deals archived before this revision count too. Self-contained: it needs only
+the tables of revisions 0001–0004.
 
 Revision ID: 0005_web_read_models
 Revises: 0004
@@ -51,7 +53,16 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("notification_id", "username", name=op.f("pk_notification_reads")),
     )
+    op.create_table(
+        "deal_achievement_centres",
+        sa.Column("deal_id", sa.String(), nullable=False),
+        sa.Column("achievement_id", sa.String(length=64), nullable=False),
+        sa.Column("centre_id", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("deal_id", "achievement_id", name=op.f("pk_deal_achievement_centres")),
+    )
+    op.create_index(op.f("ix_deal_achievement_centres_centre_id_deal_id"), "deal_achievement_centres", ["centre_id", "deal_id"])
     _backfill_stage_visits()
+    _backfill_achievement_centres()
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -93,7 +104,24 @@ def _backfill_stage_visits() -> None:
         op.bulk_insert(table, visits)
 
 
+def _backfill_achievement_centres() -> None:
+    bind = op.get_bind()
+    rows = bind.execute(sa.text("SELECT deal_id, payload FROM events WHERE type = 'CandidatesProposed' ORDER BY id")).all()
+    links: dict[tuple[str, str], str] = {}
+    for row in rows:
+        for candidate in json.loads(row.payload)["payload"]["candidates"]:
+            achievement = candidate["achievement"]
+            centre = achievement["institution"].get("centre_id")
+            if centre:
+                links.setdefault((row.deal_id, achievement["achievement_id"]), centre)
+    if links:
+        table = sa.table("deal_achievement_centres", sa.column("deal_id"), sa.column("achievement_id"), sa.column("centre_id"))
+        op.bulk_insert(table, [{"deal_id": d, "achievement_id": a, "centre_id": c} for (d, a), c in links.items()])
+
+
 def downgrade() -> None:
+    op.drop_index(op.f("ix_deal_achievement_centres_centre_id_deal_id"), table_name="deal_achievement_centres")
+    op.drop_table("deal_achievement_centres")
     op.drop_table("notification_reads")
     op.drop_index(op.f("ix_stage_visits_stage_days"), table_name="stage_visits")
     op.drop_index(op.f("ix_stage_visits_centre_id_stage"), table_name="stage_visits")

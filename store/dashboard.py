@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from domain.projection import DealSummary
@@ -70,51 +70,72 @@ def funnel_by_centre(session: Session) -> dict[str, dict[Stage, int]]:
     return dict(sorted(out.items()))
 
 
-def _timing_query(centre_id: str | None, by_centre: bool) -> Select[Any]:
-    # Nearest-rank percentiles with window functions (SQLite and PostgreSQL alike): the median is the
-    # ceil(n/2)-th stay and p90 the ceil(9n/10)-th, counted in integers so no backend's ceil() is needed.
-    part: list[Any] = [StageVisitRecord.centre_id, StageVisitRecord.stage] if by_centre else [StageVisitRecord.stage]
-    ranked = (
-        select(
-            *part,
-            StageVisitRecord.days,
-            func.row_number().over(partition_by=part, order_by=StageVisitRecord.days).label("rn"),
-            func.count().over(partition_by=part).label("n"),
+def _ranked_timings(session: Session, centre_id: str | None, by_centre: bool) -> list[tuple[str | None, str, int, Any, Any]]:
+    """(centre or None, stage, finished stays, median, p90) rows, nearest-rank percentiles.
+
+    PostgreSQL has them built in (`percentile_disc` is the nearest rank) and answers the province and every
+    centre in one pass with grouping sets. Elsewhere (SQLite) window functions rank the stays: the median is the
+    ceil(n/2)-th and p90 the ceil(9n/10)-th, counted in integers so no backend's ceil() is needed. The store
+    tests run both and expect the same figures.
+    """
+    v = StageVisitRecord
+    where = [v.days.is_not(None), *_in_centre(v.centre_id, centre_id)]
+    if session.get_bind().dialect.name == "postgresql":
+        median, p90 = func.percentile_disc(0.5).within_group(v.days), func.percentile_disc(0.9).within_group(v.days)
+        groups = func.grouping_sets(tuple_(v.stage), tuple_(v.centre_id, v.stage)) if by_centre else v.stage
+        centre: Any = v.centre_id if by_centre else literal(None)
+        query = select(centre, v.stage, func.count(), median, p90).where(*where).group_by(groups)
+        return [(c, st, n, m, p) for c, st, n, m, p in session.execute(query)]
+    rows = []
+    for partition_by_centre in (False, True) if by_centre else (False,):
+        part: list[Any] = [v.centre_id, v.stage] if partition_by_centre else [v.stage]
+        ranked = (
+            select(
+                *part,
+                v.days,
+                func.row_number().over(partition_by=part, order_by=v.days).label("rn"),
+                func.count().over(partition_by=part).label("n"),
+            )
+            .where(*where)
+            .subquery()
         )
-        .where(StageVisitRecord.days.is_not(None), *_in_centre(StageVisitRecord.centre_id, centre_id))
-        .subquery()
-    )
-    median_rank, p90_rank = (ranked.c.n + 1) // 2, (9 * ranked.c.n + 9) // 10
-    keys = [ranked.c.centre_id, ranked.c.stage] if by_centre else [ranked.c.stage]
-    return select(*keys, ranked.c.n, ranked.c.rn == median_rank, ranked.c.rn == p90_rank, ranked.c.days).where(
-        or_(ranked.c.rn == median_rank, ranked.c.rn == p90_rank)
-    )
+        median_rank, p90_rank = (ranked.c.n + 1) // 2, (9 * ranked.c.n + 9) // 10
+        centre_column: Any = ranked.c.centre_id if partition_by_centre else literal(None)
+        query = select(
+            centre_column, ranked.c.stage, ranked.c.n, ranked.c.rn == median_rank, ranked.c.rn == p90_rank, ranked.c.days
+        )
+        found: dict[tuple[str | None, str], list[Any]] = {}
+        for c, st, n, is_median, is_p90, days in session.execute(
+            query.where(or_(ranked.c.rn == median_rank, ranked.c.rn == p90_rank))
+        ):
+            entry = found.setdefault((c, st), [c, st, n, None, None])
+            if is_median:
+                entry[3] = days
+            if is_p90:
+                entry[4] = days
+        rows += [(c, st, n, m, p) for c, st, n, m, p in found.values()]
+    return rows
 
 
-def _timings(rows: list[Any]) -> dict[Stage, StageTiming]:
-    found: dict[Stage, dict[str, Any]] = {}
-    for stage, n, is_median, is_p90, days in rows:
-        entry = found.setdefault(Stage(stage), {"n": n})
-        if is_median:
-            entry["median"] = days
-        if is_p90:
-            entry["p90"] = days
-    return {
-        s: StageTiming(found[s]["n"], found[s].get("median"), found[s].get("p90")) if s in found else StageTiming(0, None, None)
-        for s in OPEN_STAGES
-    }
+def _timings(rows: list[tuple[str | None, str, int, Any, Any]]) -> dict[Stage, StageTiming]:
+    found = {Stage(st): StageTiming(n, m, p) for _, st, n, m, p in rows}
+    return {s: found.get(s, StageTiming(0, None, None)) for s in OPEN_STAGES}
 
 
 def stage_timings(session: Session, centre_id: str | None = None) -> dict[Stage, StageTiming]:
     """Median and p90 days of the finished stays in each open stage (stays still running are not counted)."""
-    return _timings(list(session.execute(_timing_query(centre_id, by_centre=False))))
+    return _timings(_ranked_timings(session, centre_id, by_centre=False))
 
 
-def stage_timings_by_centre(session: Session) -> dict[str, dict[Stage, StageTiming]]:
-    rows: dict[str, list[Any]] = defaultdict(list)
-    for centre, *rest in session.execute(_timing_query(None, by_centre=True)):
-        rows[centre].append(rest)
-    return {centre: _timings(r) for centre, r in sorted(rows.items())}
+def province_stage_timings(session: Session) -> tuple[dict[Stage, StageTiming], dict[str, dict[Stage, StageTiming]]]:
+    """The province's stage timings and each centre's, in one pass where the backend allows."""
+    rows = _ranked_timings(session, None, by_centre=True)
+    by_centre: dict[str, list[tuple[str | None, str, int, Any, Any]]] = defaultdict(list)
+    for row in rows:
+        if row[0] is not None:
+            by_centre[row[0]].append(row)
+    province = _timings([r for r in rows if r[0] is None])
+    return province, {c: _timings(r) for c, r in sorted(by_centre.items())}
 
 
 def _overdue(now: datetime) -> ColumnElement[bool]:

@@ -144,20 +144,23 @@ def build_dashboard(svc: Services, scope: DashboardScope, now: datetime | None =
     now = now or datetime.now(UTC)
     centre = scope.centre_id
     with svc.sessions() as session:
-        stages = _stage_rows(figures.funnel(session, centre), figures.stage_timings(session, centre))
+        if scope.province_view:
+            province_timings, centre_timings = figures.province_stage_timings(session)
+        else:
+            province_timings, centre_timings = figures.stage_timings(session, centre), {}
+        stages = _stage_rows(figures.funnel(session, centre), province_timings)
         attention = figures.attention(session, now, centre)
         loads = figures.workload(session, now, centre)
         months = _months(figures.signed_deals(session, centre), now)
         centres = demand = None
         if scope.province_view:
-            timings = figures.stage_timings_by_centre(session)
             centres = [
                 CentreRow(
                     centre_id=c,
                     deals=sum(counts.values()),
                     open_deals=sum(counts[s] for s in OPEN_STAGES),
                     signed=counts[Stage.SIGNED],
-                    stages=_stage_rows(counts, timings.get(c, {})),
+                    stages=_stage_rows(counts, centre_timings.get(c, {})),
                 )
                 for c, counts in figures.funnel_by_centre(session).items()
             ]

@@ -75,11 +75,11 @@ async def deal_page(request: Request, deal_id: str, user: SignedIn, svc: Svc, do
 async def deal_action(request: Request, deal_id: str, command_type: str, user: SignedIn, svc: Svc) -> Response:
     """Send one command; on refusal show the domain's message next to its form, with what was typed kept."""
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str) and k != "csrf_token"}
-    state = await starter.deal_state(svc.client, deals.visible_deal(svc, user.actor, deal_id).deal_id)
+    state, _ = deals.archived_state(svc, deals.visible_deal(svc, user.actor, deal_id).deal_id)
     try:
         payload = payload_from_form(command_type, form, state)
         # The form's command id makes a double click or a resent POST return the first answer, not act twice.
-        await deals.act(svc, user.actor, deal_id, command_type, payload, form.get("command_id") or None)
+        await deals.act(svc, user.actor, deal_id, command_type, payload, form.get("command_id") or None, state=state)
     except starter.CommandRejected as e:
         return await _deal_page(request, user, svc, deal_id, error=(command_type, e.message), typed=form, status_code=422)
     return RedirectResponse(f"/deals/{deal_id}?done={command_type}", status_code=303)

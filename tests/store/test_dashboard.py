@@ -20,10 +20,13 @@ def test_figures_of_a_centre_and_the_province(session_factory: sessionmaker[Sess
         assert timings[Stage.DEMAND_MINING] == figures.StageTiming(5, 3.0, 10.0)
         assert timings[Stage.MATCHING] == figures.StageTiming(2, 5.0, 7.0)
         assert timings[Stage.SIGNING] == figures.StageTiming(0, None, None)
-        province = figures.stage_timings(s)
+        assert figures.stage_timings(s)[Stage.DEMAND_MINING] == figures.StageTiming(6, 3.0, 20.0)
+        province, by_centre = figures.province_stage_timings(s)
         assert province[Stage.DEMAND_MINING] == figures.StageTiming(6, 3.0, 20.0)
-        by_centre = figures.stage_timings_by_centre(s)
+        assert province[Stage.MATCHING] == figures.StageTiming(2, 5.0, 7.0)
         assert by_centre["jj-centre"][Stage.DEMAND_MINING] == figures.StageTiming(1, 20.0, 20.0)
+        assert by_centre["ja-centre"][Stage.DEMAND_MINING] == figures.StageTiming(5, 3.0, 10.0)
+        assert set(by_centre) == {"ja-centre", "jj-centre"}
 
         attention = figures.attention(s, NOW, "ja-centre")
         assert (attention.overdue, attention.escalated) == (2, 1)

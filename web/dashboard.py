@@ -21,6 +21,7 @@ from store import dashboard as figures
 from web.auth import api_user, page_user, services
 from web.deals import Forbidden, InboxItem, Services, inbox_item
 from web.format import JIANGXI_CITIES, code_names, freshness, wan
+from web.i18n import DEFAULT, gettext_for, language_of
 from web.rendering import render
 from web.scope import DashboardScope, dashboard_scope
 from web.users import User
@@ -198,6 +199,17 @@ def dashboard_page(
 ) -> Response:
     data = build_dashboard(svc, _scope(user, centre))
     charts = data.model_dump(mode="json", include={"stages", "months", "workload", "demand_map"})
+    lang = language_of(request)
+    _ = gettext_for(lang)
+    labels = {"deals": "案件数", "value": "合同成交额（万元）", "unit": "万元", "open": "在办", "overdue": "超期"}
+    charts["labels"] = {key: _(text) for key, text in labels.items()}
+    if lang != DEFAULT:  # the charts' labels in the page's language, like the tables next to them
+        for row in charts["stages"]:
+            row["name"] = _(row["name"])
+        for month in charts["months"]:
+            month["label"] = month["month"]
+        if charts["demand_map"]:
+            charts["demand_map"]["city_names"] = [_(c) for c in charts["demand_map"]["city_names"]]
     context = {"me": user, "d": data, "charts": charts, "freshness": freshness(data.updated_at)}
     return render(request, "dashboard.html", context)
 

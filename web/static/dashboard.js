@@ -4,6 +4,7 @@
   if (typeof echarts === "undefined") return;
   var data = JSON.parse(document.getElementById("dashboard-data").textContent);
   var colour = ["#0b6e4f"];
+  var t = data.labels;
   function chart(id, option) {
     var el = document.getElementById(id);
     if (!el) return;
@@ -15,20 +16,20 @@
   chart("chart-funnel", {
     xAxis: { type: "category", data: open.map(function (s) { return s.name; }) },
     yAxis: { type: "value", minInterval: 1 },
-    series: [{ type: "bar", name: "案件数", data: open.map(function (s) { return s.deals; }), label: { show: true, position: "top" } }]
+    series: [{ type: "bar", name: t.deals, data: open.map(function (s) { return s.deals; }), label: { show: true, position: "top" } }]
   });
   chart("chart-months", {
     xAxis: { type: "category", data: data.months.map(function (m) { return m.label; }) },
-    yAxis: { type: "value", name: "万元" },
-    series: [{ type: "bar", name: "合同成交额（万元）", data: data.months.map(function (m) { return m.contract_value_fen / 1000000; }) }]
+    yAxis: { type: "value", name: t.unit },
+    series: [{ type: "bar", name: t.value, data: data.months.map(function (m) { return m.contract_value_fen / 1000000; }) }]
   });
   var brokers = data.workload.slice(0, 15);
   chart("chart-workload", {
     xAxis: { type: "category", data: brokers.map(function (b) { return b.name || b.broker_id; }), axisLabel: { rotate: 30 } },
     yAxis: { type: "value", minInterval: 1 },
     series: [
-      { type: "bar", name: "在办", data: brokers.map(function (b) { return b.open_deals; }) },
-      { type: "bar", name: "超期", data: brokers.map(function (b) { return b.overdue; }), color: "#b54708" }
+      { type: "bar", name: t.open, data: brokers.map(function (b) { return b.open_deals; }) },
+      { type: "bar", name: t.overdue, data: brokers.map(function (b) { return b.overdue; }), color: "#b54708" }
     ]
   });
   var m = data.demand_map;

@@ -2,7 +2,7 @@
 
 Seeds `deals` rows and their `stage_visits` directly (no workflows: these pages read only the read models), signs in
 one user per scope and times full page renders in-process through ASGI, so the figure is the server's time without
-the network. `--action` also times a broker's action from click to updated page on a dev server (see `bench.web_action`).
+the network. A broker's action from click to updated page is `bench.web_action`.
 
     .venv/bin/python -m bench.web [--deals 10000] [--requests 200] [--database-url postgresql+psycopg2://…]
 """

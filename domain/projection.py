@@ -13,7 +13,7 @@ from pydantic import Field
 
 from domain.actors import Role
 from domain.decider import next_due
-from domain.events import Candidate, Escalated, Event, ReminderSent
+from domain.events import Candidate, Escalated, Event, PartnerAnswerOverdue, ReminderSent
 from domain.parties import Demand, Fen, Model
 from domain.sla import LADDER_PERCENT, LadderStep
 from domain.stages import Stage, zh
@@ -120,6 +120,19 @@ def notifications(state: DealState, new_events: Iterable[Event]) -> list[Notific
                     recipient_role=Role.MANAGER if p.level == 1 else Role.HUB_ADMIN,
                     recipient_id=p.recipient_centre_id,
                     message=f"{p.level} 级升级：案件「{title}」的{zh(p.stage)}阶段已超期（{LADDER_PERCENT[p.step]}%）",
+                )
+            )
+        elif isinstance(p, PartnerAnswerOverdue):
+            role = (Role.BROKER, Role.MANAGER, Role.HUB_ADMIN)[p.level]
+            out.append(
+                Notification(
+                    deal_id=e.deal_id,
+                    seq=e.seq,
+                    kind="reminder" if p.level == 0 else "escalation",
+                    recipient_role=role,
+                    recipient_id=p.recipient_id,
+                    message=f"合作方 {p.partner_id} 对案件「{title}」申请 {p.request_id} 的答复已用去 "
+                    f"{LADDER_PERCENT[p.step]}% 的期限，尚未答复",
                 )
             )
     return out

@@ -9,7 +9,18 @@ from pathlib import Path
 from domain.actors import Actor, Role
 from domain.commands import OpenDeal
 from domain.events import Candidate
-from domain.parties import AchievementRef, Contract, ContractType, Institution, Terms, TransferMode
+from domain.identifiers import uscc_check_character
+from domain.parties import AchievementRef, Contract, ContractType, Instalment, Institution, Terms, TransferMode
+from domain.partners import (
+    AnswerPlan,
+    AnswerPlanRequest,
+    ContractParty,
+    PartnerKind,
+    PartyRole,
+    RegistrationRules,
+    Signature,
+    TechnologyContract,
+)
 from domain.sla import LADDER_PERCENT, DeadlinePlan, LadderStep, PlannedStep
 from domain.stages import Stage
 
@@ -82,3 +93,58 @@ def simple_plan(stage: Stage, started_at: datetime, budget: int = 10, extra: int
 
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+REGISTRATION_RULES_FILE = EXAMPLES.parents[1] / "policy" / "registration-2026.json"
+
+
+def registration_rules() -> RegistrationRules:
+    return RegistrationRules.model_validate_json(REGISTRATION_RULES_FILE.read_bytes())
+
+
+def simple_answer_plan(request: AnswerPlanRequest) -> AnswerPlan:
+    """A partner's answer deadline from the real rules file, on plain calendar days (for pure domain tests)."""
+    rules = registration_rules()
+    expert = request.kind == PartnerKind.REGISTRATION_OFFICE and rules.needs_expert_review(request.amount_fen)
+    if request.kind == PartnerKind.REGISTRATION_OFFICE:
+        days = rules.expert_review_working_days if expert else rules.registration_working_days
+        stage = Stage.SIGNING
+    else:
+        days, stage = rules.answer_working_days[request.kind], Stage.FINANCING
+    return AnswerPlan(
+        request_id=request.request_id,
+        plan=simple_plan(stage, request.started_at, budget=days),
+        expert_review=expert,
+        rules_version=rules.version,
+    )
+
+
+def technology_contract(
+    open_cmd: OpenDeal, value_fen: int = 50_000_000, contract_no: str = "HT-2026-0001", signed_on: date = date(2026, 12, 1)
+) -> TechnologyContract:
+    """A complete contract between the deal's enterprise and an institution, paid in two instalments."""
+    half = value_fen // 2
+    return TechnologyContract(
+        contract_no=contract_no,
+        contract_type=ContractType.LICENCE,
+        parties=(
+            ContractParty(
+                role=PartyRole.ASSIGNEE, name=open_cmd.demand.enterprise.name, credit_code=open_cmd.demand.enterprise.credit_code
+            ),
+            ContractParty(role=PartyRole.ASSIGNOR, name="江西省科学院", credit_code=INSTITUTION_CREDIT_CODE),
+        ),
+        total_value_fen=value_fen,
+        technical_value_fen=value_fen,
+        payment_schedule=(
+            Instalment(due_on=signed_on + timedelta(days=30), amount_fen=half),
+            Instalment(due_on=signed_on + timedelta(days=180), amount_fen=value_fen - half),
+        ),
+        signed_on=signed_on,
+        signatures=(
+            Signature(role=PartyRole.ASSIGNEE, signatory="企业法定代表人", signed_on=signed_on),
+            Signature(role=PartyRole.ASSIGNOR, signatory="院长", signed_on=signed_on),
+        ),
+    )
+
+
+# An illustrative code with a valid check character (GB 32100), not a real institution's.
+INSTITUTION_CREDIT_CODE = "12360000" + "491000001" + uscc_check_character("12360000491000001")

@@ -249,6 +249,26 @@ class AnswerPlan(Model):
     rules_version: str
 
 
+PARTNER_REFUSED = "PartnerRefused"  # the error type of a request the partner refused (HTTP 4xx): not retried
+
+
+class DeliveryRequest(Model):
+    """What the workflow asks to deliver: one financing application or registration submission."""
+
+    deal_id: str
+    request_id: str
+    partner_id: str
+    kind: PartnerKind
+    amount_fen: Fen = 0
+    instrument: Instrument | None = None
+    expert_review: bool = False
+    contract: TechnologyContract | None = None
+
+
+class DeliveryReceipt(Model):
+    partner_reference: str = Field(min_length=1)
+
+
 # ------------------------------------------------------------------------------- callback signatures
 
 SIGNATURE_HEADER = "X-Kuayue-Signature"
@@ -266,3 +286,13 @@ def sign_callback(secret: str, timestamp: str, nonce: str, body: bytes) -> str:
 def signature_matches(secret: str, timestamp: str, nonce: str, body: bytes, signature: str) -> bool:
     """Constant-time comparison, so the check does not leak how much of a forged signature was right."""
     return hmac.compare_digest(sign_callback(secret, timestamp, nonce, body), signature.strip().lower())
+
+
+class PartnerEndpoint(Model):
+    """How Kuayue reaches one partner and checks its callbacks. Loaded from a file outside the repository."""
+
+    partner_id: PartnerId
+    name: str = Field(min_length=1)
+    kind: PartnerKind
+    url: str = Field(min_length=1, description="base URL of the partner's API; requests go to <url>/requests")
+    secret: str = Field(min_length=16, repr=False, description="shared HMAC secret of this partner's callbacks")

@@ -301,3 +301,17 @@ class ApiTokenRecord(Base):
     username: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PartnerNonceRecord(Base):
+    """A nonce a partner's signed callback used (issue 4): the primary key refuses a replay of the same nonce.
+
+    Rows older than the timestamp window can be deleted: a callback that old is refused by its timestamp anyway.
+    """
+
+    __tablename__ = "partner_nonces"
+    __table_args__ = (Index(None, "seen_at"),)
+
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)

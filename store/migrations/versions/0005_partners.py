@@ -1,0 +1,37 @@
+"""Nonces of partners' signed callbacks, against replays (issue 4).
+
+Revision ID: 0005_partners
+Revises: 0004
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005_partners"
+down_revision: str | Sequence[str] | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Written out rather than imported from store.models, so this revision never changes with the models.
+_WHEN = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "partner_nonces",
+        sa.Column("partner_id", sa.String(length=64), nullable=False),
+        sa.Column("nonce", sa.String(length=128), nullable=False),
+        sa.Column("seen_at", _WHEN, nullable=False),
+        sa.PrimaryKeyConstraint("partner_id", "nonce", name=op.f("pk_partner_nonces")),
+    )
+    op.create_index(op.f("ix_partner_nonces_seen_at"), "partner_nonces", ["seen_at"])
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_partner_nonces_seen_at"), table_name="partner_nonces")
+    op.drop_table("partner_nonces")

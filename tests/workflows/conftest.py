@@ -70,12 +70,14 @@ class Kuayue:
 
 
 @contextlib.asynccontextmanager
-async def running_kuayue(client: Client, db_url: str, task_queue: str | None = None) -> AsyncIterator[Kuayue]:
-    """A real worker on `db_url` and a Kuayue to drive it; the deals still open are ended afterwards."""
+async def running_kuayue(
+    client: Client, db_url: str, task_queue: str | None = None, **worker_options: Any
+) -> AsyncIterator[Kuayue]:
+    """A real worker on `db_url` (`worker_options` go to build_worker) and a Kuayue to drive it; open deals end after."""
     queue = task_queue or f"kuayue-test-{uuid.uuid4()}"
     engine = make_engine(db_url)
     try:
-        async with build_worker(client, queue, db_url):
+        async with build_worker(client, queue, db_url, **worker_options):
             kuayue = Kuayue(client, queue, make_session_factory(engine))
             yield kuayue
             await kuayue.end_open_deals()

@@ -27,7 +27,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.parties import Fen
 from domain.partners import (
+    FINANCING_DECISIONS,
     NONCE_HEADER,
+    REGISTRATION_DECISIONS,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     Decision,
@@ -140,6 +142,10 @@ async def _deliver(client: Client, config: CallbackConfig, deal_id: str, answer:
         return _refuse(404, "unknown_request", f"案件 {deal_id} 没有编号为 {answer.request_id} 的申请")
     if target.partner_id != answer.partner_id:
         return _refuse(403, "not_your_request", f"申请 {answer.request_id} 不是发给 {answer.partner_id} 的")
+    allowed = REGISTRATION_DECISIONS if target.kind == PartnerKind.REGISTRATION_OFFICE else FINANCING_DECISIONS
+    if answer.decision not in allowed:
+        names = "、".join(sorted(d.value for d in allowed))
+        return _refuse(422, "wrong_decision", f"申请 {answer.request_id} 只能答复 {names}，收到 {answer.decision.value}")
     if target.kind == PartnerKind.REGISTRATION_OFFICE and answer.decision in (Decision.CORRECTION_REQUESTED, Decision.REFUSED):
         unknown = config.rules.unknown_reasons(answer.decision, answer.reason_codes)
         if unknown:

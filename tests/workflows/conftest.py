@@ -37,6 +37,9 @@ class Kuayue:
 
     async def open(self, path: Path) -> tuple[OpenDeal, WorkflowHandle[Any, Any]]:
         cmd = open_command(path, deal_id=f"{path.stem[:8]}-{uuid.uuid4().hex[:8]}")
+        return cmd, await self.start(cmd)
+
+    async def start(self, cmd: OpenDeal) -> WorkflowHandle[Any, Any]:
         handle = await starter.start_deal(
             self.client,
             cmd,
@@ -45,7 +48,7 @@ class Kuayue:
             search_attributes=self.search_attributes,
         )
         self.started.append(handle)
-        return cmd, handle
+        return handle
 
     async def end_open_deals(self) -> None:
         """Terminate the test's deals still running, so their timers do not outlive the worker."""

@@ -17,8 +17,9 @@ HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.j
 
 def test_there_are_histories_of_every_kind_to_replay() -> None:
     names = {p.name for p in HISTORIES}
-    # v1: before LEAN_COMMANDS_PATCH; v2: after it; v3: after AUTO_MATCHING_PATCH.
-    for version in ("v1", "v2", "v3"):
+    # v1: before LEAN_COMMANDS_PATCH; v2: after it; v3: after AUTO_MATCHING_PATCH; v4: after PARTNERS_PATCH.
+    assert {"v4-partners-run1.json", "v4-partner-ladder-run1.json"} <= names  # partner deliveries, signals, ladders
+    for version in ("v1", "v2", "v3", "v4"):
         assert {
             f"{version}-ladder-run1.json",
             f"{version}-continue-as-new-run2.json",

@@ -10,19 +10,17 @@ from domain.actors import Actor, Role
 from domain.commands import OpenDeal
 from domain.events import Candidate
 from domain.identifiers import uscc_check_character
-from domain.parties import AchievementRef, Contract, ContractType, Instalment, Institution, Terms, TransferMode
+from domain.parties import AchievementRef, Contract, ContractType, Institution, Terms, TransferMode
 from domain.partners import (
     AnswerPlan,
     AnswerPlanRequest,
-    ContractParty,
     PartnerKind,
-    PartyRole,
     RegistrationRules,
-    Signature,
     TechnologyContract,
 )
 from domain.sla import LADDER_PERCENT, DeadlinePlan, LadderStep, PlannedStep
 from domain.stages import Stage
+from examples.partners_demo import technology_contract as example_contract
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "deals"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
@@ -122,28 +120,7 @@ def technology_contract(
     open_cmd: OpenDeal, value_fen: int = 50_000_000, contract_no: str = "HT-2026-0001", signed_on: date = date(2026, 12, 1)
 ) -> TechnologyContract:
     """A complete contract between the deal's enterprise and an institution, paid in two instalments."""
-    half = value_fen // 2
-    return TechnologyContract(
-        contract_no=contract_no,
-        contract_type=ContractType.LICENCE,
-        parties=(
-            ContractParty(
-                role=PartyRole.ASSIGNEE, name=open_cmd.demand.enterprise.name, credit_code=open_cmd.demand.enterprise.credit_code
-            ),
-            ContractParty(role=PartyRole.ASSIGNOR, name="江西省科学院", credit_code=INSTITUTION_CREDIT_CODE),
-        ),
-        total_value_fen=value_fen,
-        technical_value_fen=value_fen,
-        payment_schedule=(
-            Instalment(due_on=signed_on + timedelta(days=30), amount_fen=half),
-            Instalment(due_on=signed_on + timedelta(days=180), amount_fen=value_fen - half),
-        ),
-        signed_on=signed_on,
-        signatures=(
-            Signature(role=PartyRole.ASSIGNEE, signatory="企业法定代表人", signed_on=signed_on),
-            Signature(role=PartyRole.ASSIGNOR, signatory="院长", signed_on=signed_on),
-        ),
-    )
+    return example_contract(open_cmd, value_fen, contract_no, signed_on)
 
 
 # An illustrative code with a valid check character (GB 32100), not a real institution's.

@@ -53,6 +53,8 @@ async def test_up_starts_the_example_deals_and_a_rerun_resumes_them_without_dupl
         "KUAYUE_DATA_DIR": str(tmp_path),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "KUAYUE_TASK_QUEUE": f"up-test-{port}",
+        "KUAYUE_WEB_PORT": str(_free_port()),
+        "KUAYUE_PARTNER_SIM_PORT": str(_free_port()),
     }
     env.pop("KUAYUE_DATABASE_URL", None)
     process, lines = _run_until_up(env)
@@ -62,6 +64,13 @@ async def test_up_starts_the_example_deals_and_a_rerun_resumes_them_without_dupl
         client = await Client.connect(f"127.0.0.1:{port}")
         running = [w async for w in client.list_workflows("WorkflowType = 'DealWorkflow'")]
         assert sorted(w.id for w in running) == ["deal-FZ-2026-002", "deal-JA-2026-001", "deal-JJ-2026-003"]
+        assert any("Partner simulator" in line for line in lines)
+        # The README's partner step: the simulator finances and registers all three example deals end to end.
+        demo = subprocess.run(
+            [sys.executable, "-m", "examples.partners_demo"], env=env, capture_output=True, text=True, timeout=180
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert sum("已签约，认定登记编号" in line for line in demo.stdout.splitlines()) == 3
     finally:
         tail = _stop(process)
     assert any("已停止" in line for line in tail)

@@ -78,6 +78,7 @@ class Simulator:
     received: dict[tuple[str, str], Received] = field(default_factory=dict)
     callbacks: list[tuple[str, int, str]] = field(default_factory=list)  # (request id, HTTP status, response text)
     attempts: dict[str, int] = field(default_factory=dict)  # delivery attempts per request id, incl. failed ones
+    callback_ms: list[float] = field(default_factory=list)  # how long each callback took to be answered
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     http: httpx.AsyncClient | None = None
 
@@ -119,8 +120,10 @@ class Simulator:
                 NONCE_HEADER: nonce,
                 SIGNATURE_HEADER: sign_callback(partner.secret, timestamp, nonce, body),
             }
+            started = time.perf_counter()
             try:
                 response = await self.http.post(url, content=body, headers=headers)
+                self.callback_ms.append((time.perf_counter() - started) * 1000)
             except httpx.HTTPError:
                 await asyncio.sleep(0.2 * 2**attempt)
                 continue

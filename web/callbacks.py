@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -118,7 +119,11 @@ async def partner_callback(partner_id: str, request: Request) -> JSONResponse:
     if refusal is not None:
         return _refuse(401, *refusal)
     nonce = request.headers[NONCE_HEADER]
-    if not remember_nonce(services.sessions, partner_id, nonce, datetime.fromtimestamp(now, UTC), config.window):
+    # The store is synchronous: run it off the event loop, so one slow commit does not hold up every other request.
+    fresh = await run_in_threadpool(
+        remember_nonce, services.sessions, partner_id, nonce, datetime.fromtimestamp(now, UTC), config.window
+    )
+    if not fresh:
         return _refuse(401, "replayed_nonce", f"随机数 {nonce} 已使用过：重放的回调不予受理")
     try:
         callback = CallbackBody.model_validate_json(body)

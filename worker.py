@@ -30,6 +30,7 @@ from activities.history import HistoryKeeping
 from activities.matching import DealMatching
 from activities.partners.calls import PartnerCalls
 from activities.partners.planning import AnswerPlanner
+from activities.roadshows import RoadshowForwarding
 from domain.partners import PartnerEndpoint, RegistrationRules
 from domain.projection import KeepClosedRequest
 from domain.sla import SlaPolicy
@@ -39,6 +40,7 @@ from kuayue.temporal import sandbox_runner
 from store.db import make_engine, make_session_factory, migrate
 from workflows.deal import DealWorkflow
 from workflows.history_keeper import HistoryKeeperWorkflow
+from workflows.roadshow import RoadshowWorkflow
 
 HISTORY_SCHEDULE_ID = "kuayue-history-keeper"
 HISTORY_EVERY = timedelta(minutes=10)
@@ -77,7 +79,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[DealWorkflow, HistoryKeeperWorkflow],
+        workflows=[DealWorkflow, HistoryKeeperWorkflow, RoadshowWorkflow],
         activities=[
             archive.append,
             planner.plan,
@@ -85,6 +87,7 @@ def build_worker(
             matching.propose,
             answer_planner.plan_answer,
             calls.deliver,
+            RoadshowForwarding(client).forward,
         ],
         workflow_runner=sandbox_runner(),
         interceptors=interceptors,

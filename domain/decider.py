@@ -12,7 +12,7 @@ from functools import singledispatch
 from typing import Any, NamedTuple, TypeVar
 
 from domain import events as ev
-from domain.actors import MATCHING, PARTNER, TIMER, Actor, Role
+from domain.actors import MATCHING, PARTNER, ROADSHOW, TIMER, Actor, Role
 from domain.commands import (
     AcceptMatch,
     AgreeTerms,
@@ -108,6 +108,7 @@ _SYSTEM_COMMANDS = frozenset({"FireLadderStep", "LapseDeal", "ExpireCommitment",
 _SYSTEM_COMMANDS_BY_IDENTITY: dict[str, frozenset[str]] = {
     PARTNER.id: frozenset({"RecordCommitment", "RegisterContract", "RecordDelivery", "RecordPartnerAnswer"}),
     MATCHING.id: frozenset({"ProposeCandidates"}),  # the shortlist proposed when a deal enters matching
+    ROADSHOW.id: frozenset({"ApplyForFinancing"}),  # an investor's interest at a roadshow becomes an application
 }
 _ROLE_ZH = {Role.BROKER: "经纪人", Role.MANAGER: "中心管理员", Role.HUB_ADMIN: "省中心管理员", Role.AUDITOR: "审计员"}
 

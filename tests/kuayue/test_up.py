@@ -71,6 +71,7 @@ async def test_up_starts_the_example_deals_and_a_rerun_resumes_them_without_dupl
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert sum("已签约，认定登记编号" in line for line in demo.stdout.splitlines()) == 3
+        assert "路演 LY-2026-DEMO：2 个案件" in demo.stdout  # Fuzhou and Jiujiang need money; Ji'an's deal waives it
     finally:
         tail = _stop(process)
     assert any("已停止" in line for line in tail)

@@ -104,6 +104,9 @@ _STAGE_OF: dict[str, tuple[Stage, ...] | None] = {
 }
 _MANAGER_COMMANDS = frozenset({"ReassignBroker", "ExtendDeadline"})
 _SYSTEM_COMMANDS = frozenset({"FireLadderStep", "LapseDeal", "ExpireCommitment", "FirePartnerLadderStep"})
+# Only an authenticated partner answer (through the callback endpoint and the workflow) may record these: a person
+# typing a partner's answer would bypass the signature check.
+_PARTNER_ONLY_COMMANDS = frozenset({"RecordDelivery", "RecordPartnerAnswer"})
 # What each machine identity may do besides the timers' own commands.
 _SYSTEM_COMMANDS_BY_IDENTITY: dict[str, frozenset[str]] = {
     PARTNER.id: frozenset({"RecordCommitment", "RegisterContract", "RecordDelivery", "RecordPartnerAnswer"}),
@@ -161,6 +164,8 @@ def _authorize(state: DealState, command_type: str, actor: Actor) -> None:
         if command_type in _SYSTEM_COMMANDS_BY_IDENTITY.get(actor.id, frozenset()):
             return
         raise DomainError("forbidden", f"系统身份 {actor.id} 不能执行「{command_type}」")
+    if command_type in _PARTNER_ONLY_COMMANDS:
+        raise DomainError("forbidden", f"「{command_type}」只能由经签名验证的合作方答复产生，{actor.id} 无权执行")
     if actor.role == Role.HUB_ADMIN:
         return
     assert state.centre is not None and state.broker is not None
@@ -1010,7 +1015,7 @@ def allowed_commands(state: DealState, actor: Actor | None = None) -> list[str]:
         return []
     offered: list[str] = []
     for command_type, stages in _STAGE_OF.items():
-        if command_type in _SYSTEM_COMMANDS or (stages is not None and state.stage not in stages):
+        if command_type in _SYSTEM_COMMANDS | _PARTNER_ONLY_COMMANDS or (stages is not None and state.stage not in stages):
             continue
         if not _precondition(state, command_type):
             continue
@@ -1045,8 +1050,6 @@ def _precondition(state: DealState, command_type: str) -> bool:
                 and state.open_submission is None
                 and state.registration_state in (None, "amended")
             )
-        case "RecordDelivery" | "RecordPartnerAnswer":
-            return bool(state.partner_requests)
         case "ExtendDeadline":
             return state.plan is not None
         case _:

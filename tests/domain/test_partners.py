@@ -26,7 +26,7 @@ from domain.sla import LadderStep
 from domain.stages import Stage
 from tests.domain.harness import PureDeal
 from tests.domain.test_decider import opened, rejected, to_brokering
-from tests.factories import EXAMPLE_FILES, PARTNER, T0, open_command, technology_contract, terms
+from tests.factories import EXAMPLE_FILES, HUB_ADMIN, PARTNER, T0, open_command, technology_contract, terms
 
 FUZHOU = next(p for p in EXAMPLE_FILES if "fuzhou" in p.name)
 JIAN = next(p for p in EXAMPLE_FILES if "jian" in p.name)
@@ -182,6 +182,14 @@ def test_application_guards() -> None:
         deal, cmd.model_copy(update={"application_id": "A3", "partner_kind": PartnerKind.REGISTRATION_OFFICE}), "not_an_investor"
     )
     rejected(deal, cmd.model_copy(update={"application_id": "A4", "actor": PARTNER}), "forbidden")
+    # Nobody but the partner path may record an answer or a delivery: not the broker, not the hub.
+    forged = answer("A-bank", "jxbank", Decision.COMMITTED, "b1", amount_fen=5)
+    for person in (broker, HUB_ADMIN):
+        rejected(deal, forged.model_copy(update={"actor": person}), "forbidden")
+        rejected(deal, RecordDelivery(command_id="d", actor=person, request_id="A-bank", partner_reference="x"), "forbidden")
+    assert "RecordPartnerAnswer" not in allowed_commands(deal.state) and "ApplyForFinancing" in allowed_commands(
+        deal.state, broker
+    )
 
 
 # ------------------------------------------------------------------------------------------- signing

@@ -69,13 +69,22 @@ class RoadshowWorkflow:
         self._answers: dict[str, RoadshowAnswer] = {}
         self._lock = asyncio.Lock()
         self._changed = False
+        # Scheduling needs no activity, so it is applied here: updates sent with the start (in the same workflow
+        # task) are validated against the scheduled roadshow, not an empty one.
+        self._refusal: DomainError | None = None
+        try:
+            events = decide_roadshow(self._state, input.schedule, workflow.now())
+        except DomainError as e:
+            self._refusal = e
+        else:
+            self._state = fold_roadshow(events, self._state)
+            self._events.extend(events)
+            self._answers[input.schedule.command_id] = RoadshowAnswer(command_id=input.schedule.command_id, events=tuple(events))
 
     @workflow.run
     async def run(self, input: RoadshowInput) -> RoadshowState:
-        try:
-            await self._execute(input.schedule)
-        except DomainError as e:
-            raise ApplicationError(e.message, type=e.code, non_retryable=True) from e
+        if self._refusal is not None:
+            raise ApplicationError(self._refusal.message, type=self._refusal.code, non_retryable=True)
         while not self._state.closed:
             pending = self._state.pending_forwarding
             if pending:

@@ -86,13 +86,22 @@ async def test_partners_out_of_order_twice_and_down_then_up_finance_and_register
     assert refused.partner_message == "授信主体不符：申请人须为项目公司"
 
     # A contract of 500 万元 goes to expert review; the office asks for a correction first, then registers.
+    # The office's first delivery hangs past the worker's 2 s timeout and is retried.
     await stack.behave(
-        Behaviour(delay=0.1, decision=Decision.CORRECTION_REQUESTED, reason_codes=("payment_schedule_missing",)), request_id="R1"
+        Behaviour(
+            delay=0.1,
+            decision=Decision.CORRECTION_REQUESTED,
+            reason_codes=("payment_schedule_missing",),
+            hang=1,
+            hang_seconds=2.5,
+        ),
+        request_id="R1",
     )
     await sign(stack, cmd, broker, 500 * WAN, "HT-FZ-1")
     await stack.kuayue.act(deal, SubmitRegistration(command_id="r1", actor=broker, submission_id="R1", partner_id="jxregistry"))
     state = await stack.wait_for(deal, lambda s: s.registration_state == "correction_requested")
     assert state.registration_reasons == ("payment_schedule_missing",)
+    assert stack.sim.attempts["R1"] == 2  # timed out once, then delivered
     await sign(stack, cmd, broker, 500 * WAN, "HT-FZ-1-rev1")
     await stack.kuayue.act(deal, SubmitRegistration(command_id="r2", actor=broker, submission_id="R2", partner_id="jxregistry"))
     state = await stack.wait_for(deal, lambda s: s.stage == Stage.SIGNED)

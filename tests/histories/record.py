@@ -107,6 +107,8 @@ async def record(version: str) -> list[Path]:
                 written.append(path)
         if version >= "v4":
             written += await _record_partners(version, db_url)
+    if version >= "v4":
+        written.append(await record_roadshow(version))
     return written
 
 
@@ -214,6 +216,103 @@ async def _record_partners(version: str, db_url: str) -> list[Path]:
     return written
 
 
+async def record_roadshow(version: str) -> Path:
+    """A roadshow presenting two deals to two investors; their interest becomes applications in each deal."""
+    from datetime import date
+
+    from domain.partners import Instrument, PartnerKind
+    from domain.roadshow import (
+        CloseRoadshow,
+        InvitedInvestor,
+        InviteInvestor,
+        PresentDeal,
+        RegisterInterest,
+        RequestDueDiligence,
+        RoadshowCommand,
+        RoadshowMode,
+        ScheduleRoadshow,
+    )
+    from domain.stages import Stage
+    from tests.factories import HUB_ADMIN
+    from tests.partnering import partner_stack, to_financing
+    from workflows.roadshow import RoadshowCommandRequest, RoadshowInput, RoadshowWorkflow, roadshow_workflow_id
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db_url = f"sqlite:///{tmp}/kuayue.db"
+        migrate(db_url)
+        env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(find_executable("temporal")),
+            data_converter=pydantic_data_converter,
+            search_attributes=search_attributes.ALL,
+        )
+        async with env, partner_stack(env.client, db_url) as stack:
+            deals = []
+            for path in (EXAMPLE_FILES[0], EXAMPLE_FILES[2]):  # Fuzhou and Jiujiang need money
+                cmd = open_command(path, deal_id=f"{version}-roadshow-{path.stem[:8]}")
+                await stack.kuayue.start(cmd)
+                await to_financing(stack, cmd)
+                deals.append(cmd)
+            schedule = ScheduleRoadshow(
+                command_id="schedule",
+                actor=HUB_ADMIN,
+                roadshow_id=f"{version}-LY",
+                title="科技成果转化融资路演",
+                held_on=date(2026, 12, 8),
+                mode=RoadshowMode.VENUE,
+                venue="南昌",
+                centre_id="hub",
+            )
+            handle = await env.client.start_workflow(
+                RoadshowWorkflow.run,
+                RoadshowInput(schedule=schedule),
+                id=roadshow_workflow_id(schedule.roadshow_id),
+                task_queue=stack.kuayue.task_queue,
+            )
+            commands: list[RoadshowCommand] = [
+                InviteInvestor(command_id=f"i-{p}", actor=HUB_ADMIN, investor=InvitedInvestor(partner_id=p, name=p, kind=k))
+                for p, k in (("jxbank", PartnerKind.BANK), ("jxfund", PartnerKind.FUND))
+            ]
+            for cmd in deals:
+                need = cmd.demand.financing_need_fen
+                commands += [
+                    PresentDeal(command_id=f"p-{cmd.deal_id}", actor=HUB_ADMIN, deal_id=cmd.deal_id),
+                    RequestDueDiligence(
+                        command_id=f"dd-{cmd.deal_id}",
+                        actor=HUB_ADMIN,
+                        investor_id="jxfund",
+                        deal_id=cmd.deal_id,
+                        materials=("专利证书",),
+                    ),
+                    RegisterInterest(
+                        command_id=f"b-{cmd.deal_id}",
+                        actor=HUB_ADMIN,
+                        investor_id="jxbank",
+                        deal_id=cmd.deal_id,
+                        amount_fen=need // 2,
+                        instrument=Instrument.LOAN,
+                    ),
+                    RegisterInterest(
+                        command_id=f"f-{cmd.deal_id}",
+                        actor=HUB_ADMIN,
+                        investor_id="jxfund",
+                        deal_id=cmd.deal_id,
+                        amount_fen=need - need // 2,
+                        instrument=Instrument.EQUITY,
+                    ),
+                ]
+            for command in commands:
+                await handle.execute_update(RoadshowWorkflow.execute, RoadshowCommandRequest(command=command))
+            for cmd in deals:
+                await stack.wait_for(cmd.deal_id, lambda s: s.stage == Stage.SIGNING)
+            await handle.execute_update(
+                RoadshowWorkflow.execute, RoadshowCommandRequest(command=CloseRoadshow(command_id="close", actor=HUB_ADMIN))
+            )
+            await handle.result()
+            path = HERE / f"{version}-roadshow-run1.json"
+            path.write_text((await handle.fetch_history()).to_json(), encoding="utf-8")
+            return path
+
+
 async def search_attributes_on(env: WorkflowEnvironment) -> None:
     from kuayue.temporal import register_search_attributes
 
@@ -221,7 +320,10 @@ async def search_attributes_on(env: WorkflowEnvironment) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m tests.histories.record VERSION   (e.g. v2)")
-    for p in asyncio.run(record(sys.argv[1])):
-        print(p.relative_to(HERE.parents[1]))
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] != "--roadshow-only"):
+        sys.exit("usage: python -m tests.histories.record VERSION [--roadshow-only]   (e.g. v2)")
+    if len(sys.argv) == 3:
+        print(asyncio.run(record_roadshow(sys.argv[1])).relative_to(HERE.parents[1]))
+    else:
+        for p in asyncio.run(record(sys.argv[1])):
+            print(p.relative_to(HERE.parents[1]))

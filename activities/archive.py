@@ -22,7 +22,14 @@ from domain.parties import Model
 from domain.projection import AppendRequest, DealSummary, Notification
 from store.chain import GENESIS_HASH, chain_hash
 from store.db import upsert_insert
-from store.models import DealRecord, EventRecord, NotificationRecord, event_columns
+from store.models import (
+    DealRecord,
+    EventRecord,
+    NotificationRecord,
+    PartnerAnswerRecord,
+    PartnerRequestRecord,
+    event_columns,
+)
 
 # Error types a workflow's retry policy can name; each is raised with non_retryable=True as well.
 ARCHIVE_CONFLICT = "ArchiveConflict"  # different content at an archived seq
@@ -85,6 +92,7 @@ class EventArchive:
             _check_against_head(request, last_seq)
             _upsert_summary(session, request.summary, now)
             _add_notifications(session, request.notifications, now)
+            _write_partner_rows(session, request, now)
         return AppendResult(
             deal_id=request.deal_id,
             appended=appended,
@@ -204,6 +212,17 @@ def _add_notifications(session: Session, notifications: tuple[Notification, ...]
         session.execute(_statements(session).insert_notifications, rows)
 
 
+def _write_partner_rows(session: Session, request: AppendRequest, now: datetime) -> None:
+    """Partner requests (never moved backwards by a late retry) and the answer ids recorded."""
+    statements = _statements(session)
+    if request.partner_requests:
+        rows = [{**r.model_dump(mode="json"), "updated_at": now} for r in request.partner_requests]
+        session.execute(statements.upsert_partner_request, rows)
+    if request.partner_answers:
+        rows = [{**a.model_dump(), "recorded_at": now} for a in request.partner_answers]
+        session.execute(statements.insert_partner_answers, rows)
+
+
 # Statements are built once: building an ON CONFLICT statement costs more than executing it.
 _STORED_EVENTS = select(EventRecord.seq, EventRecord.type, EventRecord.payload, EventRecord.hash).where(
     EventRecord.deal_id == bindparam("deal_id"),
@@ -229,6 +248,15 @@ class _DialectStatements:
         )
         self.insert_notifications = upsert_insert(session, NotificationRecord).on_conflict_do_nothing(
             index_elements=["deal_id", "seq", "kind", "recipient_id"]
+        )
+        request = upsert_insert(session, PartnerRequestRecord)
+        self.upsert_partner_request = request.on_conflict_do_update(
+            index_elements=[PartnerRequestRecord.deal_id, PartnerRequestRecord.request_id],
+            set_={name: request.excluded[name] for name in ("status", "last_seq", "updated_at")},
+            where=PartnerRequestRecord.last_seq <= request.excluded.last_seq,
+        )
+        self.insert_partner_answers = upsert_insert(session, PartnerAnswerRecord).on_conflict_do_nothing(
+            index_elements=["partner_id", "answer_id"]
         )
 
 

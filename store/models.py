@@ -315,3 +315,31 @@ class PartnerNonceRecord(Base):
     partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PartnerRequestRecord(Base):
+    """Read model of the deals' requests to partners (issue 4): the callback endpoint checks answers against it,
+    so it needs neither a worker nor a query to the deal's workflow."""
+
+    __tablename__ = "partner_requests"
+
+    deal_id: Mapped[str] = mapped_column(String, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    last_seq: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PartnerAnswerRecord(Base):
+    """Partner answer ids a deal has recorded (issue 4): a repeat is answered "duplicate" and not signalled again."""
+
+    __tablename__ = "partner_answers"
+
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    deal_id: Mapped[str] = mapped_column(String)
+    request_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)

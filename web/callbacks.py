@@ -8,6 +8,7 @@ Partners are machines: no browser session and no CSRF token; each request authen
 2. The body is checked fully here, because a signal cannot be refused to its sender: the deal must exist,
    the request must be one of its own and addressed to this partner, registration reason codes must be the
    rules' own. A clear 4xx says what was wrong. A repeated answer id is answered 200 "duplicate" and not sent.
+   The checks read the read model (`deals`, `partner_requests`, `partner_answers`), not the workflow.
 3. Then the answer is signalled (202). The workflow still ignores, with a log line, what no longer applies.
 """
 
@@ -23,8 +24,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from domain.parties import Fen
 from domain.partners import (
@@ -41,14 +40,16 @@ from domain.partners import (
     RegistrationRules,
     signature_matches,
 )
-from domain.state import DealState, is_terminal
+from domain.stages import TERMINAL_STAGES
 from store.nonces import remember_nonce
+from store.queries import answer_recorded, deal_row, partner_request
 from web.deals import Services
-from workflows.messages import PARTNER_ANSWER_SIGNAL, STATE_QUERY, PartnerAnswerSignal, workflow_id
+from workflows.messages import PARTNER_ANSWER_SIGNAL, PartnerAnswerSignal, workflow_id
 
 router = APIRouter()
 
 DEFAULT_WINDOW = timedelta(minutes=5)
+TERMINAL_STAGE_VALUES = frozenset(s.value for s in TERMINAL_STAGES)
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
 
@@ -130,28 +131,50 @@ async def partner_callback(partner_id: str, request: Request) -> JSONResponse:
         answer = PartnerAnswer(partner_id=partner_id, **callback.model_dump(exclude={"deal_id"}))
     except ValidationError as e:
         return _refuse(422, "invalid_answer", f"答复内容无效：{_describe(e)}")
-    return await _deliver(services.client, config, callback.deal_id, answer)
+    return await _signal_answer(services, config, callback.deal_id, answer)
 
 
-async def _deliver(client: Client, config: CallbackConfig, deal_id: str, answer: PartnerAnswer) -> JSONResponse:
-    handle = client.get_workflow_handle(workflow_id(deal_id))
-    try:
-        state = await handle.query(STATE_QUERY, result_type=DealState)
-    except RPCError as e:
-        if e.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
-            return _refuse(404, "unknown_deal", f"没有编号为 {deal_id} 的案件")
-        raise
-    assert isinstance(state, DealState)
-    target = state.partner_request(answer.request_id)
-    if target is None:
+@dataclass(frozen=True)
+class _Facts:
+    """What the read model says about the deal, the request and the answer id."""
+
+    deal_stage: str | None
+    request_partner: str | None
+    request_kind: PartnerKind | None
+    answer_known: bool
+
+
+def _facts(services: Services, deal_id: str, answer: PartnerAnswer) -> _Facts:
+    with services.sessions() as session:
+        deal = deal_row(session, deal_id)
+        request = partner_request(session, deal_id, answer.request_id)
+        known = answer_recorded(session, answer.partner_id, answer.answer_id)
+    return _Facts(
+        deal_stage=deal.stage.value if deal else None,
+        request_partner=request.partner_id if request else None,
+        request_kind=PartnerKind(request.kind) if request else None,
+        answer_known=known,
+    )
+
+
+async def _signal_answer(services: Services, config: CallbackConfig, deal_id: str, answer: PartnerAnswer) -> JSONResponse:
+    # The read model (written with the events, in the archive's transaction) answers every check, so a callback
+    # needs no worker: when workers are down the signal waits in Temporal and is recorded when they are back.
+    facts = await run_in_threadpool(_facts, services, deal_id, answer)
+    if facts.deal_stage is None:
+        return _refuse(404, "unknown_deal", f"没有编号为 {deal_id} 的案件")
+    if facts.request_partner is None or facts.request_kind is None:
         return _refuse(404, "unknown_request", f"案件 {deal_id} 没有编号为 {answer.request_id} 的申请")
-    if target.partner_id != answer.partner_id:
+    if facts.request_partner != answer.partner_id:
         return _refuse(403, "not_your_request", f"申请 {answer.request_id} 不是发给 {answer.partner_id} 的")
-    allowed = REGISTRATION_DECISIONS if target.kind == PartnerKind.REGISTRATION_OFFICE else FINANCING_DECISIONS
+    allowed = REGISTRATION_DECISIONS if facts.request_kind == PartnerKind.REGISTRATION_OFFICE else FINANCING_DECISIONS
     if answer.decision not in allowed:
         names = "、".join(sorted(d.value for d in allowed))
         return _refuse(422, "wrong_decision", f"申请 {answer.request_id} 只能答复 {names}，收到 {answer.decision.value}")
-    if target.kind == PartnerKind.REGISTRATION_OFFICE and answer.decision in (Decision.CORRECTION_REQUESTED, Decision.REFUSED):
+    if facts.request_kind == PartnerKind.REGISTRATION_OFFICE and answer.decision in (
+        Decision.CORRECTION_REQUESTED,
+        Decision.REFUSED,
+    ):
         unknown = config.rules.unknown_reasons(answer.decision, answer.reason_codes)
         if unknown:
             known = (
@@ -159,13 +182,16 @@ async def _deliver(client: Client, config: CallbackConfig, deal_id: str, answer:
                 if answer.decision == Decision.CORRECTION_REQUESTED
                 else config.rules.refusal_reasons
             )
-            allowed = "、".join(f"{r.code}（{r.label}）" for r in known)
+            allowed_codes = "、".join(f"{r.code}（{r.label}）" for r in known)
             return _refuse(
-                422, "unknown_reason", f"原因代码 {'、'.join(unknown)} 不在登记规则 {config.rules.version} 中；允许：{allowed}"
+                422,
+                "unknown_reason",
+                f"原因代码 {'、'.join(unknown)} 不在登记规则 {config.rules.version} 中；允许：{allowed_codes}",
             )
-    if answer.answer_id in state.answer_ids:
+    if facts.answer_known:
         return JSONResponse({"status": "duplicate", "answer_id": answer.answer_id}, status_code=200)
-    if is_terminal(state):
-        return _refuse(409, "deal_closed", f"案件 {deal_id} 已结束（{state.stage}），不再接受答复")
+    if facts.deal_stage in TERMINAL_STAGE_VALUES:
+        return _refuse(409, "deal_closed", f"案件 {deal_id} 已结束（{facts.deal_stage}），不再接受答复")
+    handle = services.client.get_workflow_handle(workflow_id(deal_id))
     await handle.signal(PARTNER_ANSWER_SIGNAL, PartnerAnswerSignal(answer=answer))
     return JSONResponse({"status": "accepted", "answer_id": answer.answer_id}, status_code=202)

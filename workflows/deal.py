@@ -42,7 +42,15 @@ with workflow.unsafe.imports_passed_through():
         PartnerRequest,
         RequestStatus,
     )
-    from domain.projection import AppendRequest, DealSummary, MatchRequest, ProposedShortlist, notifications, summarize
+    from domain.projection import (
+        AppendRequest,
+        DealSummary,
+        MatchRequest,
+        ProposedShortlist,
+        notifications,
+        partner_rows,
+        summarize,
+    )
     from domain.sla import DeadlinePlan
     from domain.stages import Stage
     from domain.state import DealState, initial_state, is_terminal
@@ -458,11 +466,14 @@ class DealWorkflow:
             return answer
 
     async def _append(self, after: DealState, events: list[Event], summary: DealSummary) -> None:
+        requests, answers = partner_rows(after, events)  # empty for every deal without partner requests
         request = AppendRequest(
             deal_id=after.deal_id,
             events=tuple(events),
             summary=summary,
             notifications=tuple(notifications(after, events)),
+            partner_requests=tuple(requests),
+            partner_answers=tuple(answers),
         )
         try:
             await _activity(ARCHIVE_APPEND, request, None, timedelta(seconds=30), _ARCHIVE_RETRY)

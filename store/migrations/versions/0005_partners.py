@@ -1,4 +1,5 @@
-"""Nonces of partners' signed callbacks, against replays (issue 4).
+"""Partners (issue 4): nonces of signed callbacks (against replays), and the read model of partner requests and
+recorded answer ids that the callback endpoint checks answers against.
 
 Revision ID: 0005_partners
 Revises: 0004
@@ -30,8 +31,31 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("partner_id", "nonce", name=op.f("pk_partner_nonces")),
     )
     op.create_index(op.f("ix_partner_nonces_seen_at"), "partner_nonces", ["seen_at"])
+    op.create_table(
+        "partner_requests",
+        sa.Column("deal_id", sa.String(), nullable=False),
+        sa.Column("request_id", sa.String(length=64), nullable=False),
+        sa.Column("partner_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("last_seq", sa.Integer(), nullable=False),
+        sa.Column("updated_at", _WHEN, nullable=False),
+        sa.PrimaryKeyConstraint("deal_id", "request_id", name=op.f("pk_partner_requests")),
+    )
+    op.create_table(
+        "partner_answers",
+        sa.Column("partner_id", sa.String(length=64), nullable=False),
+        sa.Column("answer_id", sa.String(length=128), nullable=False),
+        sa.Column("deal_id", sa.String(), nullable=False),
+        sa.Column("request_id", sa.String(length=64), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("recorded_at", _WHEN, nullable=False),
+        sa.PrimaryKeyConstraint("partner_id", "answer_id", name=op.f("pk_partner_answers")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("partner_answers")
+    op.drop_table("partner_requests")
     op.drop_index(op.f("ix_partner_nonces_seen_at"), table_name="partner_nonces")
     op.drop_table("partner_nonces")

@@ -256,7 +256,7 @@ class _DialectStatements:
             where=PartnerRequestRecord.last_seq <= request.excluded.last_seq,
         )
         self.insert_partner_answers = upsert_insert(session, PartnerAnswerRecord).on_conflict_do_nothing(
-            index_elements=["partner_id", "answer_id"]
+            index_elements=["deal_id", "partner_id", "answer_id"]
         )
 
 

@@ -89,7 +89,8 @@ class Simulator:
         office = partner.kind == PartnerKind.REGISTRATION_OFFICE
         decision = b.decision or (Decision.REGISTERED if office else Decision.COMMITTED)
         body: dict[str, Any] = {
-            "answer_id": f"{partner.partner_id}-{request['request_id']}-{decision.value}",
+            # Unique per partner, as a real partner's answer numbers are; the same on a repeat of this answer.
+            "answer_id": f"{partner.partner_id}-{request['deal_id']}-{request['request_id']}-{decision.value}",
             "deal_id": request["deal_id"],
             "request_id": request["request_id"],
             "decision": decision.value,

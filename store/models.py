@@ -333,13 +333,14 @@ class PartnerRequestRecord(Base):
 
 
 class PartnerAnswerRecord(Base):
-    """Partner answer ids a deal has recorded (issue 4): a repeat is answered "duplicate" and not signalled again."""
+    """Partner answer ids a deal has recorded (issue 4): a repeat is answered "duplicate" and not signalled again.
+    Per deal, as the deal itself deduplicates: two deals may receive answers a partner numbered alike."""
 
     __tablename__ = "partner_answers"
 
+    deal_id: Mapped[str] = mapped_column(String, primary_key=True)
     partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     answer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    deal_id: Mapped[str] = mapped_column(String)
     request_id: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(Integer)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)

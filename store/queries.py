@@ -80,6 +80,6 @@ def partner_request(session: Session, deal_id: str, request_id: str) -> PartnerR
     return session.get(PartnerRequestRecord, (deal_id, request_id))
 
 
-def answer_recorded(session: Session, partner_id: str, answer_id: str) -> bool:
-    """Whether a deal has already recorded this partner's answer id."""
-    return session.get(PartnerAnswerRecord, (partner_id, answer_id)) is not None
+def answer_recorded(session: Session, deal_id: str, partner_id: str, answer_id: str) -> bool:
+    """Whether the deal has already recorded this partner's answer id."""
+    return session.get(PartnerAnswerRecord, (deal_id, partner_id, answer_id)) is not None

@@ -148,7 +148,7 @@ def _facts(services: Services, deal_id: str, answer: PartnerAnswer) -> _Facts:
     with services.sessions() as session:
         deal = deal_row(session, deal_id)
         request = partner_request(session, deal_id, answer.request_id)
-        known = answer_recorded(session, answer.partner_id, answer.answer_id)
+        known = answer_recorded(session, deal_id, answer.partner_id, answer.answer_id)
     return _Facts(
         deal_stage=deal.stage.value if deal else None,
         request_partner=request.partner_id if request else None,

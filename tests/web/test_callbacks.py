@@ -128,3 +128,15 @@ def test_registration_reason_codes_are_checked_against_the_rules() -> None:
     assert rules.unknown_reasons(Decision.REFUSED, ("restrictive_clauses", "made_up")) == ["made_up"]
     assert rules.unknown_reasons(Decision.CORRECTION_REQUESTED, ("restrictive_clauses",)) == ["restrictive_clauses"]
     assert rules.label("not_technology_contract") == "不属于技术合同"
+
+
+async def test_answers_numbered_alike_for_two_deals_are_two_answers_each_recorded_in_its_deal(stack: PartnerStack) -> None:
+    first, second = await a_deal_waiting_for_the_bank(stack), await a_deal_waiting_for_the_bank(stack)
+    for deal in (first, second):  # same request id, same answer id, different deals
+        response = await stack.callback("jxbank", commitment(deal, answer_id="ans-7"))
+        assert response.status_code == 202, response.text
+    for deal in (first, second):
+        state = await stack.wait_for(deal, lambda s: s.committed_fen == 500_000_000)
+        assert [c.answer_id for c in state.firm_commitments] == ["ans-7"]
+    again = await stack.callback("jxbank", commitment(second, answer_id="ans-7"))
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")

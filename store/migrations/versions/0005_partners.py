@@ -44,13 +44,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "partner_answers",
+        sa.Column("deal_id", sa.String(), nullable=False),
         sa.Column("partner_id", sa.String(length=64), nullable=False),
         sa.Column("answer_id", sa.String(length=128), nullable=False),
-        sa.Column("deal_id", sa.String(), nullable=False),
         sa.Column("request_id", sa.String(length=64), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("recorded_at", _WHEN, nullable=False),
-        sa.PrimaryKeyConstraint("partner_id", "answer_id", name=op.f("pk_partner_answers")),
+        sa.PrimaryKeyConstraint("deal_id", "partner_id", "answer_id", name=op.f("pk_partner_answers")),
     )
 
 

@@ -15,6 +15,7 @@ from partnersim.app import Behaviour
 from store.testing import migrated_database
 from tests.factories import EXAMPLE_FILES
 from tests.partnering import PartnerStack, partner_stack, to_financing
+from worker import build_worker
 
 JIUJIANG = next(p for p in EXAMPLE_FILES if "jiujiang" in p.name)  # needs 2,000 万元
 
@@ -140,3 +141,23 @@ async def test_answers_numbered_alike_for_two_deals_are_two_answers_each_recorde
         assert [c.answer_id for c in state.firm_commitments] == ["ans-7"]
     again = await stack.callback("jxbank", commitment(second, answer_id="ans-7"))
     assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+
+
+async def test_a_callback_needs_no_running_worker_and_is_recorded_when_one_comes_back(
+    stack: PartnerStack, sqlite_url: str
+) -> None:
+    deal = await a_deal_waiting_for_the_bank(stack)
+    assert stack.kuayue.worker is not None
+    await stack.kuayue.worker.shutdown()  # every worker of this task queue is gone
+    accepted = await stack.callback("jxbank", commitment(deal, answer_id="while-down"))
+    assert accepted.status_code == 202, accepted.text  # checked against the read model, signal kept by Temporal
+    assert stack.kuayue.archive(deal)[-1].type != "CommitmentRecorded"
+    async with build_worker(
+        stack.kuayue.client,
+        stack.kuayue.task_queue,
+        sqlite_url,
+        partners=stack.partners,
+        callback_base_url=stack.web_url,
+    ):
+        state = await stack.wait_for(deal, lambda s: s.committed_fen == 500_000_000)
+        assert [c.answer_id for c in state.firm_commitments] == ["while-down"]

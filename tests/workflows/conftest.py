@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 import starter
 from domain.commands import Command, OpenDeal
@@ -34,6 +35,7 @@ class Kuayue:
     search_attributes: bool = True
     max_events_per_run: int = 0
     started: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+    worker: Worker | None = None  # the running worker, for tests that stop it
 
     async def open(self, path: Path) -> tuple[OpenDeal, WorkflowHandle[Any, Any]]:
         cmd = open_command(path, deal_id=f"{path.stem[:8]}-{uuid.uuid4().hex[:8]}")
@@ -80,8 +82,8 @@ async def running_kuayue(
     queue = task_queue or f"kuayue-test-{uuid.uuid4()}"
     engine = make_engine(db_url)
     try:
-        async with build_worker(client, queue, db_url, **worker_options):
-            kuayue = Kuayue(client, queue, make_session_factory(engine))
+        async with build_worker(client, queue, db_url, **worker_options) as worker:
+            kuayue = Kuayue(client, queue, make_session_factory(engine), worker=worker)
             yield kuayue
             await kuayue.end_open_deals()
     finally:

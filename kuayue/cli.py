@@ -24,6 +24,7 @@ from kuayue.deal_commands import add_deal_command, add_up_command, add_worker_co
 from kuayue.devserver import DevServerError, DevServerOptions, start_dev_server
 from kuayue.logging import configure_logging
 from kuayue.registry_commands import add_registry_command
+from kuayue.roadshow_commands import add_roadshow_command
 from kuayue.settings import LOG_FORMATS, ConfigurationError, Settings
 from kuayue.temporal import SearchAttributeConflict
 from kuayue.web_commands import add_user_command, add_web_command
@@ -82,6 +83,7 @@ COMMANDS: list[CommandInstaller] = [
     add_web_command,
     add_user_command,
     add_partner_sim_command,
+    add_roadshow_command,
 ]
 
 

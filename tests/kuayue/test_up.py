@@ -72,6 +72,20 @@ async def test_up_starts_the_example_deals_and_a_rerun_resumes_them_without_dupl
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert sum("已签约，认定登记编号" in line for line in demo.stdout.splitlines()) == 3
         assert "路演 LY-2026-DEMO：2 个案件" in demo.stdout  # Fuzhou and Jiujiang need money; Ji'an's deal waives it
+        seen = subprocess.run(
+            [str(KUAYUE), "roadshow", "show", "LY-2026-DEMO", "--deal", "JJ-2026-003"], env=env, capture_output=True, text=True
+        )
+        assert seen.returncode == 0 and '"deal_id": "JJ-2026-003"' in seen.stdout, seen.stdout + seen.stderr
+        assert "FZ-2026-002" not in seen.stdout  # a deal sees only its own part of the roadshow
+        request = tmp_path / "dd.json"
+        request.write_text('{"investor_id": "jxfund", "deal_id": "FZ-2026-002", "materials": ["专利证书"]}', encoding="utf-8")
+        acted = subprocess.run(
+            [str(KUAYUE), "roadshow", "act", "LY-2026-DEMO", "RequestDueDiligence", str(request)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert acted.returncode == 0 and "DueDiligenceRequested" in acted.stdout, acted.stdout + acted.stderr
     finally:
         tail = _stop(process)
     assert any("已停止" in line for line in tail)

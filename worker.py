@@ -1,4 +1,4 @@
-"""Runs a Kuayue worker: DealWorkflow plus every activity, on the configured task queue.
+"""Runs a Kuayue worker: DealWorkflow, OpenCallWorkflow and every activity, on the configured task queue.
 
 Workers scale out by running more of them on the same task queue; each needs the same database URL.
 """
@@ -28,6 +28,7 @@ from activities.calendar import WorkingDayCalendar
 from activities.deadlines import DeadlinePlanner, load_policy
 from activities.history import HistoryKeeping
 from activities.matching import DealMatching
+from activities.open_call import OpenCallArchive, OpenCallAward
 from activities.partners.calls import PartnerCalls
 from activities.partners.planning import AnswerPlanner
 from activities.roadshows import RoadshowForwarding
@@ -40,6 +41,7 @@ from kuayue.temporal import sandbox_runner
 from store.db import make_engine, make_session_factory, migrate
 from workflows.deal import DealWorkflow
 from workflows.history_keeper import HistoryKeeperWorkflow
+from workflows.open_call import OpenCallWorkflow
 from workflows.roadshow import RoadshowWorkflow
 
 HISTORY_SCHEDULE_ID = "kuayue-history-keeper"
@@ -76,15 +78,18 @@ def build_worker(
     answer_planner = AnswerPlanner(registration_rules or load_registration_rules(), planner)
     http = partner_http or httpx.AsyncClient(timeout=httpx.Timeout(PARTNER_TIMEOUT_SECONDS))
     calls = PartnerCalls(http, partners or {}, callback_base_url)
+    open_call_archive, open_call_award = OpenCallArchive(sessions), OpenCallAward(client)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[DealWorkflow, HistoryKeeperWorkflow, RoadshowWorkflow],
+        workflows=[DealWorkflow, HistoryKeeperWorkflow, OpenCallWorkflow, RoadshowWorkflow],
         activities=[
             archive.append,
             planner.plan,
             keeping.keep_closed,
             matching.propose,
+            open_call_archive.append,
+            open_call_award.award,
             answer_planner.plan_answer,
             calls.deliver,
             RoadshowForwarding(client).forward,

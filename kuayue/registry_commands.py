@@ -190,14 +190,20 @@ def _print_candidates(args: argparse.Namespace, version: str, rows: list[dict[st
 
 def _declines(args: argparse.Namespace) -> int:
     def action(args: argparse.Namespace) -> int:
-        from registry.declines import decline_reasons
+        from registry.declines import decline_reasons, list_declines
 
         with _factory()() as session:
             counts = decline_reasons(session, centre_id=args.centre, achievement_id=args.achievement)
+            declines = list_declines(session, centre_id=args.centre, achievement_id=args.achievement)
         if not counts:
             print("没有记录的拒绝")
         for row in counts:
             print(f"{row.count:>5}  {row.label}（{row.reason.value}）")
+        if declines:
+            print("最近的拒绝：")
+        for d in declines:
+            note = f"：{d.note}" if d.note else ""
+            print(f"  {d.declined_at:%Y-%m-%d}  {d.achievement_id}  案件 {d.deal_id} #{d.seq}  {d.label}{note}")
         return 0
 
     return _run(args, action)

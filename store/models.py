@@ -303,6 +303,53 @@ class ApiTokenRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class OpenCallEventRecord(Base):
+    """One archived event of an open call (揭榜挂帅). Inserted, never updated; unique on (open_call_id, seq).
+
+    Kept apart from the deal archive: bids come from institutions and never enter a deal's hash chain.
+    `payload` is the event's canonical JSON.
+    """
+
+    __tablename__ = "open_call_events"
+    __table_args__ = (
+        UniqueConstraint("open_call_id", "seq"),
+        Index(None, "deal_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    open_call_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    deal_id: Mapped[str] = mapped_column(String)
+    type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_id: Mapped[str] = mapped_column(String)
+    actor_role: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OpenCallRecord(Base):
+    """One row per open call, for lists: derived from `open_call_events` in the same transaction."""
+
+    __tablename__ = "open_calls"
+    __table_args__ = (
+        Index(None, "deal_id"),
+        Index(None, "status", "deadline"),
+    )
+
+    open_call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    deal_id: Mapped[str] = mapped_column(String)
+    centre_id: Mapped[str] = mapped_column(String)
+    broker_id: Mapped[str] = mapped_column(String)
+    title: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String(16))
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime)
+    bids: Mapped[int] = mapped_column(Integer)
+    winner_bid_id: Mapped[str | None] = mapped_column(String(16))
+    last_seq: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class PartnerNonceRecord(Base):
     """A nonce a partner's signed callback used (issue 4): the primary key refuses a replay of the same nonce.
 

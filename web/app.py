@@ -14,7 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
 import starter
-from web import api, auth, callbacks, pages
+from web import api, api_open_calls, auth, callbacks, pages
 from web.config import WebConfig
 from web.deals import DealNotVisible, Forbidden, Services
 from web.rendering import render
@@ -47,6 +47,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(api_open_calls.router)
     app.include_router(callbacks.router)  # authenticated by signature, not by session (partners are machines)
     _install_error_pages(app)
     return app

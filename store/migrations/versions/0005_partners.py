@@ -2,7 +2,7 @@
 recorded answer ids that the callback endpoint checks answers against.
 
 Revision ID: 0005_partners
-Revises: 0004
+Revises: 0005_open_calls
 Create Date: 2026-11-26
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_partners"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0005_open_calls"  # chained after main's 0005 at merge time
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -33,6 +33,7 @@ from store.open_calls import OpenCallRow, list_open_calls
 from web import deals
 from web.auth import api_user, services
 from web.deals import Forbidden, Services
+from web.scope import check_declines_visible
 from web.users import User
 from workflows.open_call_messages import OpenCallAnswer
 
@@ -105,7 +106,7 @@ def _deal_side(actor: Actor, state: OpenCallState) -> bool:
     return False
 
 
-def _view(actor: Actor, state: OpenCallState, events: list[OpenCallEvent]) -> OpenCallView:
+def visible_view(actor: Actor, state: OpenCallState, events: list[OpenCallEvent]) -> OpenCallView:
     if _deal_side(actor, state):
         return OpenCallView(state=state, events=events, all_bids_visible=True)
     mine = {b.bid_id for b in state.bids if actor.centre_id and b.bid.achievement.institution.centre_id == actor.centre_id}
@@ -114,7 +115,7 @@ def _view(actor: Actor, state: OpenCallState, events: list[OpenCallEvent]) -> Op
     return OpenCallView(state=state, events=shown, all_bids_visible=False)
 
 
-async def _send(svc: Services, open_call_id: str, command: OpenCallCommand) -> OpenCallAnswer:
+async def send(svc: Services, open_call_id: str, command: OpenCallCommand) -> OpenCallAnswer:
     try:
         return await open_calls.send(svc.client, open_call_id, command)
     except starter.CommandRejected as e:
@@ -136,7 +137,7 @@ async def publish(deal_id: str, body: PublishBody, user: ApiUser, svc: Svc) -> O
         if e.code == "forbidden":
             raise Forbidden(e.message) from e
         raise
-    return _view(user.actor, state, await open_calls.open_call_events(svc.client, call_id))
+    return visible_view(user.actor, state, await open_calls.open_call_events(svc.client, call_id))
 
 
 @router.get("/open-calls")
@@ -152,7 +153,7 @@ async def show(open_call_id: str, user: ApiUser, svc: Svc) -> OpenCallView:
         state = await open_calls.visible_state(svc.client, open_call_id)
     except starter.CommandRejected as e:
         raise HTTPException(404, e.message) from e
-    return _view(user.actor, state, await open_calls.open_call_events(svc.client, open_call_id))
+    return visible_view(user.actor, state, await open_calls.open_call_events(svc.client, open_call_id))
 
 
 @router.post("/open-calls/{open_call_id}/bids")
@@ -160,13 +161,13 @@ async def bid(open_call_id: str, body: BidBody, user: ApiUser, svc: Svc) -> Open
     """Bid with a registered achievement of the caller's centre; late or unqualified bids are refused, recording nothing."""
     offer = open_calls.bid_for(svc.sessions, body.achievement_id, body.institution_kind, body.proposal, body.price_fen)
     command = SubmitBid(command_id=body.command_id or f"api-{uuid.uuid4()}", actor=user.actor, bid=offer)
-    return await _send(svc, open_call_id, command)
+    return await send(svc, open_call_id, command)
 
 
 @router.post("/open-calls/{open_call_id}/close")
 async def close(open_call_id: str, body: CloseBody, user: ApiUser, svc: Svc) -> OpenCallAnswer:
     """Close the call before its deadline (the enterprise's side, with a reason)."""
-    return await _send(svc, open_call_id, CloseOpenCall(command_id=f"api-{uuid.uuid4()}", actor=user.actor, reason=body.reason))
+    return await send(svc, open_call_id, CloseOpenCall(command_id=f"api-{uuid.uuid4()}", actor=user.actor, reason=body.reason))
 
 
 @router.post("/open-calls/{open_call_id}/selection")
@@ -175,15 +176,13 @@ async def select(open_call_id: str, body: SelectBody, user: ApiUser, svc: Svc) -
     command = SelectWinner(
         command_id=body.command_id or f"api-{uuid.uuid4()}", actor=user.actor, bid_id=body.bid_id, note=body.note
     )
-    return await _send(svc, open_call_id, command)
+    return await send(svc, open_call_id, command)
 
 
 @router.get("/centres/{centre_id}/declines")
 def centre_declines(centre_id: str, user: ApiUser, svc: Svc) -> CentreDeclines:
     """Why an N centre's achievements are passed over: the hub and auditors see every centre, a manager their own."""
-    actor = user.actor
-    if actor.role not in (Role.HUB_ADMIN, Role.AUDITOR) and not (actor.role == Role.MANAGER and actor.centre_id == centre_id):
-        raise Forbidden(f"只有中心 {centre_id} 的管理员、省中心和审计员可以查看该中心成果的被拒原因；{actor.id} 无权查看")
+    check_declines_visible(user.actor, centre_id)
     with svc.sessions() as session:
         counts = decline_reasons(session, centre_id=centre_id)
         rows = list_declines(session, centre_id=centre_id)

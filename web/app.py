@@ -14,7 +14,18 @@ from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
 import starter
-from web import api, api_open_calls, api_registry, auth, callbacks, dashboard, notifications, pages
+from web import (
+    api,
+    api_open_calls,
+    api_registry,
+    auth,
+    callbacks,
+    dashboard,
+    notifications,
+    open_call_pages,
+    pages,
+    registry_pages,
+)
 from web.config import WebConfig
 from web.deals import DealNotVisible, Forbidden, Services
 from web.rendering import render
@@ -46,6 +57,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(auth.router)
     app.include_router(pages.router)
+    app.include_router(registry_pages.router)
+    app.include_router(open_call_pages.router)
     app.include_router(api.router)
     app.include_router(api_open_calls.router)
     api_registry.install(app)

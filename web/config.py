@@ -15,6 +15,8 @@ class WebConfig:
     database_url: str
     secret_key: str
     temporal_namespace: str = "default"
+    # Where deals started from the web (a demand's page) run: the worker's task queue.
+    task_queue: str = "kuayue-deals"
     temporal_ui_url: str | None = "http://127.0.0.1:8233"
     # Lock-out policy: after this many failed sign-ins in a row the account waits `lockout_minutes`.
     max_failed_logins: int = 5

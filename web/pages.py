@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 import starter
+from domain.open_call import PUBLISHABLE_STAGES
 from domain.stages import STAGE_NAMES_ZH
 from store.dashboard import read_model_updated_at
-from web import deals
+from web import deals, open_call_pages, partner_view
 from web.auth import check_csrf, page_user, services
 from web.deals import Services
 from web.format import JIANGXI_CITIES, code_names, freshness, progress
@@ -85,6 +86,20 @@ async def deal_action(request: Request, deal_id: str, command_type: str, user: S
     return RedirectResponse(f"/deals/{deal_id}?done={command_type}", status_code=303)
 
 
+@router.post("/deals/{deal_id}/open-calls", response_class=HTMLResponse, dependencies=[Depends(check_csrf)])
+async def publish_open_call(request: Request, deal_id: str, user: SignedIn, svc: Svc) -> Response:
+    """Publish the deal's demand as an open call (揭榜挂帅); a refusal shows next to the form, with what was typed."""
+    received = await request.form()
+    form = {k: v for k, v in received.items() if isinstance(v, str) and k != "csrf_token"}
+    kinds = [v for v in received.getlist("institution_kinds") if isinstance(v, str)]
+    try:
+        call_id = await open_call_pages.publish(user, svc, deal_id, form, kinds)
+    except starter.CommandRejected as e:
+        typed = form | {"institution_kinds": ",".join(kinds)}
+        return await _deal_page(request, user, svc, deal_id, error=("PublishOpenCall", e.message), typed=typed, status_code=422)
+    return RedirectResponse(f"/open-calls/{call_id}", status_code=303)
+
+
 async def _deal_page(
     request: Request,
     user: User,
@@ -109,5 +124,13 @@ async def _deal_page(
         "error": error,
         "typed": typed or {},
         "new_command_id": deals.new_command_id(),
+        "may_publish": view.summary.stage in PUBLISHABLE_STAGES
+        and open_call_pages.enterprise_side(user.actor, view.summary.broker_id, view.summary.centre_id),
+        "open_calls": open_call_pages.calls_of_deal(svc, deal_id),
+        "call_regions": open_call_pages.publish_regions(),
+        "call_kinds": open_call_pages.KINDS,
+        "partner_requests": partner_view.requests(view.state),
+        "commitments": partner_view.commitments(view.events),
+        "registration": partner_view.registration(view.state, view.events),
     }
     return render(request, "deal.html", context, status_code=status_code)

@@ -97,3 +97,12 @@ def notification_recipient(actor: Actor) -> Recipient | None:
             return Recipient(actor.role, actor.centre_id)
         case _:
             return None
+
+
+def check_declines_visible(actor: Actor, centre_id: str) -> None:
+    """Why an N centre's achievements are passed over is for its managers, the hub and auditors: else Forbidden."""
+    from web.deals import Forbidden  # web.deals reads scopes from here; imported late to keep the modules acyclic
+
+    if actor.role in (Role.HUB_ADMIN, Role.AUDITOR) or (actor.role == Role.MANAGER and actor.centre_id == centre_id):
+        return
+    raise Forbidden(f"只有中心 {centre_id} 的管理员、省中心和审计员可以查看该中心成果的被拒原因；{actor.id} 无权查看")

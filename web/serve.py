@@ -28,6 +28,7 @@ def config_from_settings(settings: Settings) -> WebConfig:
         database_url=settings.database_url,
         secret_key=load_secret_key(settings.data_dir),
         temporal_namespace=settings.temporal_namespace,
+        task_queue=settings.task_queue,
         temporal_ui_url=os.environ.get("KUAYUE_TEMPORAL_UI_URL") or "http://127.0.0.1:8233",
         https_only=os.environ.get("KUAYUE_HTTPS_ONLY", "") == "1",
     )

@@ -42,6 +42,9 @@ REGISTRATION_ZH = {
     "registered": "已登记",
 }
 
+VALID, WITHDRAWN, EXPIRED = "有效", "已撤回", "已过期"
+COMMITMENT_STATUSES = (VALID, WITHDRAWN, EXPIRED)
+
 
 @dataclass(frozen=True)
 class RequestRow:
@@ -58,7 +61,7 @@ class CommitmentRow:
     amount_fen: int
     conditions: str
     expires_at: datetime | None
-    status: str  # 有效 | 已撤回 | 已过期
+    status: str  # one of COMMITMENT_STATUSES
 
 
 @dataclass(frozen=True)
@@ -89,14 +92,14 @@ def commitments(events: list[Event]) -> list[CommitmentRow]:
     for e in events:
         p = e.payload
         if isinstance(p, FinancingCommitted):
-            rows.append(CommitmentRow(p.investor, INSTRUMENT_ZH.get(p.instrument, p.instrument), p.amount_fen, "", None, "有效"))
+            rows.append(CommitmentRow(p.investor, INSTRUMENT_ZH.get(p.instrument, p.instrument), p.amount_fen, "", None, VALID))
         elif isinstance(p, CommitmentRecorded):
             by_request[p.request_id] = len(rows)
             instrument = INSTRUMENT_ZH.get(p.instrument, p.instrument)
-            rows.append(CommitmentRow(p.partner_id, instrument, p.amount_fen, p.conditions, p.expires_at, "有效"))
+            rows.append(CommitmentRow(p.partner_id, instrument, p.amount_fen, p.conditions, p.expires_at, VALID))
         elif isinstance(p, CommitmentWithdrawn | CommitmentExpired) and p.request_id in by_request:
             i = by_request[p.request_id]
-            ended = "已撤回" if isinstance(p, CommitmentWithdrawn) else "已过期"
+            ended = WITHDRAWN if isinstance(p, CommitmentWithdrawn) else EXPIRED
             old = rows[i]
             rows[i] = CommitmentRow(old.investor, old.instrument, old.amount_fen, old.conditions, old.expires_at, ended)
     return rows

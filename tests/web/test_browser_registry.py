@@ -71,7 +71,9 @@ async def kuayue(temporal_env: WorkflowEnvironment, registry_db: WebDb) -> Async
 
 @pytest.fixture(scope="module")
 async def server(temporal_env: WorkflowEnvironment, registry_db: WebDb, kuayue: Kuayue) -> AsyncIterator[RunningServer]:
-    config = WebConfig(database_url=registry_db.url, secret_key="test-secret-key-not-for-production", task_queue=kuayue.task_queue)
+    config = WebConfig(
+        database_url=registry_db.url, secret_key="test-secret-key-not-for-production", task_queue=kuayue.task_queue
+    )
     async with serving(create_app(config, temporal_env.client, registry_db.sessions), port=0) as running:
         yield running
 

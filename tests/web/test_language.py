@@ -8,14 +8,22 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from domain.open_call import KIND_ZH, STATUS_ZH
+from domain.parties import TransferMode
+from domain.partners import PartyRole
+from domain.registry import MATURITY_LABELS
 from domain.stages import STAGE_NAMES_ZH
 from domain.state import DealState
+from registry.declines import REASON_LABELS
 from tests.factories import EXAMPLES
 from tests.web.conftest import sign_in
 from tests.workflows.conftest import Kuayue
+from web import partner_view
 from web.format import COMMAND_NAMES_ZH, JIANGXI_CITIES, NEXT_ACTION_ZH, code_names
 from web.forms import form_for
 from web.i18n import translations
+from web.open_call_pages import publish_regions
+from web.registry_pages import CENTRE_LEVELS
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -32,6 +40,13 @@ def messages_pages_show() -> set[str]:
             found |= {s for s in re.findall(r'"([^"]*)"', block) if CHINESE.search(s)}
     found |= set(STAGE_NAMES_ZH.values()) | set(COMMAND_NAMES_ZH.values()) | set(NEXT_ACTION_ZH.values())
     found |= {code_names()["regions"][c] for c in JIANGXI_CITIES}
+    found |= {name for _, name in publish_regions()}
+    # Names the registry, open-call and partner parts of the pages translate.
+    found |= set(STATUS_ZH.values()) | set(KIND_ZH.values()) | set(REASON_LABELS.values()) | set(MATURITY_LABELS.values())
+    found |= {label for _, label in CENTRE_LEVELS} | {m.value for m in TransferMode} | {r.value for r in PartyRole}
+    for names in (partner_view.KIND_ZH, partner_view.REQUEST_STATUS_ZH, partner_view.INSTRUMENT_ZH, partner_view.REGISTRATION_ZH):
+        found |= set(names.values())
+    found |= set(partner_view.COMMITMENT_STATUSES)
     for command in COMMAND_NAMES_ZH:
         for f in form_for(command, DealState(deal_id="x")).fields:
             found |= {f.label} | {label for _, label in f.options if CHINESE.search(label)}

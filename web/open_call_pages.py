@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 import starter
 from domain.actors import Actor, Role
+from domain.errors import DomainError
 from domain.open_call import (
     KIND_ZH,
     STATUS_ZH,
@@ -27,6 +28,7 @@ from domain.open_call import (
     SelectWinner,
     SolverQualifications,
     SubmitBid,
+    authorize_enterprise_side,
 )
 from domain.parties import FEN_PER_WAN
 from kuayue import open_calls
@@ -53,12 +55,13 @@ def publish_regions() -> list[tuple[str, str]]:
 
 
 def enterprise_side(actor: Actor, broker_id: str, centre_id: str) -> bool:
-    """The deal's own roles (its broker, its centre's managers, the hub): who publishes, closes and selects."""
-    return (
-        actor.role == Role.HUB_ADMIN
-        or (actor.role == Role.MANAGER and actor.centre_id == centre_id)
-        or (actor.role == Role.BROKER and actor.id == broker_id)
-    )
+    """The deal's own roles (its broker, its centre's managers, the hub): who publishes, closes and selects.
+    The domain's rule, asked so the page offers its forms only to them."""
+    try:
+        authorize_enterprise_side(actor, "", broker_id, centre_id, "")
+    except DomainError:
+        return False
+    return True
 
 
 @router.get("/open-calls", response_class=HTMLResponse)
@@ -140,8 +143,27 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in (await request.form()).items() if isinstance(v, str) and k != "csrf_token"}
 
 
+def _authorize(actor: Actor, deal_id: str, broker_id: str, centre_id: str, what: str) -> None:
+    """The domain's rule for the enterprise side, checked before the form is read: a forbidden request is 403,
+    whatever it carries."""
+    try:
+        authorize_enterprise_side(actor, deal_id, broker_id, centre_id, what)
+    except DomainError as e:
+        raise Forbidden(e.message) from e
+
+
+async def _authorize_on_call(svc: Services, user: User, open_call_id: str, what: str) -> None:
+    try:
+        state = await open_calls.visible_state(svc.client, open_call_id)
+    except starter.CommandRejected as e:
+        raise HTTPException(404, e.message) from e
+    _authorize(user.actor, state.deal_id, state.broker_id, state.centre_id, what)
+
+
 @router.post("/open-calls/{open_call_id}/bids", response_class=HTMLResponse, dependencies=[Depends(check_csrf)])
 async def bid(request: Request, open_call_id: str, user: SignedIn, svc: Svc) -> Response:
+    if user.role not in (Role.BROKER, Role.MANAGER) or not user.centre_id:
+        raise Forbidden(f"只有成果所属中心的经纪人或管理员可以揭榜；{user.username}（{user.role.value}）无权揭榜")
     form = await _form(request)
     try:
         kind = _choice(form.get("institution_kind", ""), InstitutionKind, "单位类型", KIND_ZH)
@@ -159,6 +181,7 @@ async def bid(request: Request, open_call_id: str, user: SignedIn, svc: Svc) -> 
 
 @router.post("/open-calls/{open_call_id}/close", response_class=HTMLResponse, dependencies=[Depends(check_csrf)])
 async def close(request: Request, open_call_id: str, user: SignedIn, svc: Svc) -> Response:
+    await _authorize_on_call(svc, user, open_call_id, "提前截止揭榜")
     form = await _form(request)
     try:
         reason = form.get("reason", "").strip()
@@ -173,6 +196,7 @@ async def close(request: Request, open_call_id: str, user: SignedIn, svc: Svc) -
 
 @router.post("/open-calls/{open_call_id}/selection", response_class=HTMLResponse, dependencies=[Depends(check_csrf)])
 async def select_winner(request: Request, open_call_id: str, user: SignedIn, svc: Svc) -> Response:
+    await _authorize_on_call(svc, user, open_call_id, "选定揭榜方")
     form = await _form(request)
     try:
         command = SelectWinner(
@@ -189,7 +213,8 @@ async def select_winner(request: Request, open_call_id: str, user: SignedIn, svc
 
 async def publish(user: User, svc: Services, deal_id: str, form: dict[str, str], kind_values: list[str]) -> str:
     """Publish the deal's demand from its page; the call's id, or CommandRejected (Forbidden when not allowed)."""
-    deals.visible_deal(svc, user.actor, deal_id)
+    summary = deals.visible_deal(svc, user.actor, deal_id)
+    _authorize(user.actor, deal_id, summary.broker_id, summary.centre_id, "发布揭榜")
     call_id = form.get("open_call_id", "").strip() or f"OC-{deal_id}"
     deadline = _deadline(form.get("deadline", ""))
     kinds = tuple(_choice(k, InstitutionKind, "单位类型", KIND_ZH) for k in kind_values if k)

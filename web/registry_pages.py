@@ -272,10 +272,10 @@ async def start_deal(request: Request, demand_id: str, user: SignedIn, svc: Svc,
 
 
 def _open_command(svc: Services, user: User, demand: RegisteredDemand, form: dict[str, str]) -> OpenDeal:
+    need = _wan(form.get("financing_need_wan", ""), "融资需求")
     with svc.sessions() as session:
         broker = _broker(session, user, form.get("broker_id", "").strip())
         centre = _known_centre(session, broker.centre_id) or _centre_from(form, broker.centre_id)
-    need = _wan(form.get("financing_need_wan", ""), "融资需求")
     deal_demand = Demand(
         title=demand.title,
         description=demand.problem,

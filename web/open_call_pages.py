@@ -215,7 +215,15 @@ async def publish(user: User, svc: Services, deal_id: str, form: dict[str, str],
     """Publish the deal's demand from its page; the call's id, or CommandRejected (Forbidden when not allowed)."""
     summary = deals.visible_deal(svc, user.actor, deal_id)
     _authorize(user.actor, deal_id, summary.broker_id, summary.centre_id, "发布揭榜")
-    call_id = form.get("open_call_id", "").strip() or f"OC-{deal_id}"
+    with svc.sessions() as session:
+        earlier = list_open_calls(session, deal_id=deal_id)
+    running = [c.open_call_id for c in earlier if c.status in (OpenCallStatus.OPEN, OpenCallStatus.CLOSED)]
+    if running:
+        raise starter.CommandRejected(
+            "open_call_exists", f"案件 {deal_id} 已有未结束的揭榜 {'、'.join(running)}；选定揭榜方或其结束后才能再次发布"
+        )
+    # A deal's later call (after one lapsed or was awarded) gets the next number.
+    call_id = f"OC-{deal_id}" + (f"-{len(earlier) + 1}" if earlier else "")
     deadline = _deadline(form.get("deadline", ""))
     kinds = tuple(_choice(k, InstitutionKind, "单位类型", KIND_ZH) for k in kind_values if k)
     try:
@@ -270,3 +278,8 @@ def calls_of_deal(svc: Services, deal_id: str) -> list[tuple[str, str, datetime,
     with svc.sessions() as session:
         rows = list_open_calls(session, deal_id=deal_id)
     return [(r.open_call_id, STATUS_ZH[OpenCallStatus(r.status)], r.deadline, r.bids) for r in rows]
+
+
+def has_running_call(calls: list[tuple[str, str, datetime, int]]) -> bool:
+    """Whether one of the deal's calls is still open or awaiting its selection (no second call meanwhile)."""
+    return any(status in (STATUS_ZH[OpenCallStatus.OPEN], STATUS_ZH[OpenCallStatus.CLOSED]) for _, status, _, _ in calls)

@@ -114,6 +114,7 @@ async def _deal_page(
     view = await deals.deal_view(svc, user.actor, deal_id)
     forms = [form_for(c, view.state) for c in view.allowed]
     timeline = [(e, who(e), what(e)) for e in reversed(view.events)]
+    calls = open_call_pages.calls_of_deal(svc, deal_id)
     context = {
         "me": user,
         "view": view,
@@ -125,8 +126,9 @@ async def _deal_page(
         "typed": typed or {},
         "new_command_id": deals.new_command_id(),
         "may_publish": view.summary.stage in PUBLISHABLE_STAGES
-        and open_call_pages.enterprise_side(user.actor, view.summary.broker_id, view.summary.centre_id),
-        "open_calls": open_call_pages.calls_of_deal(svc, deal_id),
+        and open_call_pages.enterprise_side(user.actor, view.summary.broker_id, view.summary.centre_id)
+        and not open_call_pages.has_running_call(calls),
+        "open_calls": calls,
         "call_regions": open_call_pages.publish_regions(),
         "call_kinds": open_call_pages.KINDS,
         "partner_requests": partner_view.requests(view.state),

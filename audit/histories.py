@@ -7,8 +7,7 @@ miss a run. Temporal is preferred; a run it no longer has (retention, deletion) 
 
 from __future__ import annotations
 
-import hashlib
-import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -19,6 +18,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
+from audit import history_codec
+from audit.history_codec import StoredHistoryCorrupt as StoredHistoryCorrupt  # raised by loads here
 from store.db import upsert_insert
 from store.models import DealHistoryRecord
 from workflows.messages import workflow_id
@@ -32,10 +33,6 @@ class HistoryUnavailable(LookupError):
 
 class DealStillOpen(RuntimeError):
     """Only a closed deal's history is kept: an open one still grows."""
-
-
-class StoredHistoryCorrupt(ValueError):
-    """A stored history does not match the SHA-256 recorded when it was stored."""
 
 
 @dataclass(frozen=True)
@@ -121,21 +118,25 @@ async def _walk(client: Client, deal_id: str, stored: dict[str, RunHistory]) -> 
 def stored_runs(sessions: sessionmaker[Session], deal_id: str) -> list[RunHistory]:
     """The runs kept in `deal_histories`, oldest first, each checked against its stored SHA-256."""
     with sessions() as session:
-        rows = session.scalars(
-            select(DealHistoryRecord).where(DealHistoryRecord.deal_id == deal_id).order_by(DealHistoryRecord.run_index)
-        ).all()
-        return [RunHistory(deal_id, row.run_index, _decode(row), "store") for row in rows]
+        return stored_runs_of(session, [deal_id]).get(deal_id, [])
+
+
+def stored_runs_of(session: Session, deal_ids: Sequence[str]) -> dict[str, list[RunHistory]]:
+    """The kept runs of several deals in one query, by deal, oldest first, each checked against its SHA-256."""
+    rows = session.scalars(
+        select(DealHistoryRecord)
+        .where(DealHistoryRecord.deal_id.in_(deal_ids))
+        .order_by(DealHistoryRecord.deal_id, DealHistoryRecord.run_index)
+    )
+    found: dict[str, list[RunHistory]] = {}
+    for row in rows:
+        found.setdefault(row.deal_id, []).append(RunHistory(row.deal_id, row.run_index, _decode(row), "store"))
+    return found
 
 
 def _decode(row: DealHistoryRecord) -> WorkflowHistory:
-    text = zlib.decompress(row.history_zlib)
-    digest = hashlib.sha256(text).hexdigest()
-    if digest != row.history_sha256:
-        raise StoredHistoryCorrupt(
-            f"deal {row.deal_id} run {row.run_index} ({row.run_id}): stored history hashes to {digest}, "
-            f"but {row.history_sha256} was recorded when it was stored"
-        )
-    return WorkflowHistory.from_json(row.workflow_id, text.decode("utf-8"))
+    where = f"deal {row.deal_id} run {row.run_index} ({row.run_id})"
+    return history_codec.decode(row.workflow_id, row.history_zlib, row.encoding, row.history_sha256, where=where)
 
 
 async def keep_history(client: Client, sessions: sessionmaker[Session], deal_id: str) -> int:
@@ -152,7 +153,7 @@ def store_runs(sessions: sessionmaker[Session], runs: list[RunHistory]) -> int:
     inserted = 0
     with sessions.begin() as session:
         for run in runs:
-            text = run.history.to_json().encode("utf-8")
+            encoded = history_codec.encode(run.history.events)
             statement = (
                 upsert_insert(session, DealHistoryRecord)
                 .values(
@@ -161,9 +162,10 @@ def store_runs(sessions: sessionmaker[Session], runs: list[RunHistory]) -> int:
                     run_id=run.run_id,
                     run_index=run.run_index,
                     status=run.status,
-                    history_zlib=zlib.compress(text, 9),
-                    history_sha256=hashlib.sha256(text).hexdigest(),
-                    event_count=len(run.history.events),
+                    history_zlib=encoded.blob,
+                    encoding="proto",
+                    history_sha256=encoded.sha256,
+                    event_count=encoded.event_count,
                     stored_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["workflow_id", "run_id"])

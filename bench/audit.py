@@ -1,9 +1,12 @@
 """Audit benchmark: replay + re-derive recorded deal histories, and verify the hash chain of a large synthetic archive.
 
-    .venv/bin/python -m bench.audit [--rounds 5] [--events 1000000] [--backend sqlite|postgresql]
+    .venv/bin/python -m bench.audit [--rounds 20] [--deals 200] [--events 1000000] [--backend sqlite|postgresql]
 
-Replay runs in this one process (the SDK's Replayer, the production sandbox and data converter). The archive is
-generated and inserted before the clock starts; only `audit.verify.verify_archive` is timed.
+Everything runs in this one process, pinned to one CPU core (the target is per core). Replay uses the SDK's
+Replayer with the production data converter, in the worker's sandbox and without it (`DealReplayer(sandboxed=…)`).
+"replay + re-derive from the store" is the whole auditor's path: kept histories and archived rows read from the
+database in batches, decompressed, parsed, replayed, compared event by event and head by head. The synthetic
+archive for `verify` is generated and inserted before the clock starts; only `audit.verify.verify_archive` is timed.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +23,7 @@ from sqlalchemy import insert
 from temporalio.client import WorkflowHistory
 
 from audit.replay import DealReplayer
-from domain.events import canonical_json
+from domain.events import Event, canonical_json
 from store.chain import GENESIS_HASH, chain_hash
 from store.db import make_engine, make_session_factory
 from store.models import EventRecord
@@ -28,23 +32,94 @@ from store.testing import BACKENDS, Backend, migrated_database
 HISTORIES = Path(__file__).resolve().parents[1] / "tests" / "histories"
 
 
+def _recorded(version: str = "v3") -> list[WorkflowHistory]:
+    return [WorkflowHistory.from_json(p.stem, p.read_text(encoding="utf-8")) for p in sorted(HISTORIES.glob(f"{version}-*.json"))]
+
+
 async def bench_replay(rounds: int) -> None:
-    paths = sorted(HISTORIES.glob("v2-*.json"))
-    histories = [WorkflowHistory.from_json(p.stem, p.read_text(encoding="utf-8")) for p in paths]
-    replayer = DealReplayer()
-    await replayer.replay(histories)  # warm-up: the first run imports and builds the sandbox
-    started, cpu = time.perf_counter(), time.process_time()
-    events = 0
-    for _ in range(rounds):
-        for result in await replayer.replay(histories):
+    """Recorded v3 histories (three whole deals, a 4-run continue-as-new deal, a ladder deal), already parsed."""
+    histories = _recorded()
+    for sandboxed in (True, False):
+        replayer = DealReplayer(sandboxed=sandboxed)
+        await replayer.replay(histories)  # warm-up: imports, the sandbox, pydantic schemas
+        started, cpu = time.perf_counter(), time.process_time()
+        runs = events = 0
+        async for result in replayer.replay_stream(histories * rounds):
             assert result.replays, result.failure
-            events += len(result.events)
-    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    runs = rounds * len(histories)
-    print(
-        f"replay + re-derive: {runs} histories (v2, {events} domain events) in {elapsed:.2f} s "
-        f"= {runs / elapsed:.1f} histories/s ({cpu / runs * 1000:.0f} ms CPU each)"
-    )
+            runs, events = runs + 1, events + len(result.events)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        print(
+            f"replay + re-derive ({'sandboxed' if sandboxed else 'no sandbox'}): {runs} histories ({events} domain events) "
+            f"in {elapsed:.2f} s = {runs / elapsed:.1f} histories/s ({cpu / runs * 1000:.1f} ms CPU each)"
+        )
+
+
+async def bench_rederive_store(deals: int, backend: Backend) -> None:
+    """`deals` deals copied from the recorded ones, kept in the store with their archives, re-derived from there."""
+    from audit.histories import RunHistory, store_runs
+    from audit.rederive import rederive_stored
+
+    recorded = _recorded()
+    by_deal: dict[str, list[WorkflowHistory]] = {}
+    for history in recorded:
+        by_deal.setdefault(history.workflow_id.rsplit("-run", 1)[0], []).append(history)
+    replays = await DealReplayer(sandboxed=False).replay(recorded)
+    events = {replay.workflow_id: replay.events for replay in replays}
+    with migrated_database(backend) as url:
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        deal_ids, runs_total = [], 0
+        templates = [histories for _, histories in sorted(by_deal.items())]
+        for number in range(deals):
+            histories = templates[number % len(templates)]
+            deal_id = f"BENCH-{number:05d}"
+            copies = [WorkflowHistory(f"deal-{deal_id}", list(h.events)) for h in histories]
+            store_runs(sessions, [RunHistory(deal_id, i, h, "store") for i, h in enumerate(copies, start=1)])
+            archived = [e for h in histories for e in events[h.workflow_id]]
+            with sessions.begin() as session:
+                session.execute(insert(EventRecord), _archive_rows(deal_id, archived))
+            deal_ids.append(deal_id)
+            runs_total += len(histories)
+        for sandboxed in (True, False):
+            replayer = DealReplayer(sandboxed=sandboxed)
+            started, cpu = time.perf_counter(), time.process_time()
+            agreeing = 0
+            async for result in rederive_stored(replayer, sessions, deal_ids):
+                agreeing += result.agrees
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+            assert agreeing == deals, f"{deals - agreeing} deals disagree"
+            print(
+                f"replay + re-derive from the store ({backend}, {'sandboxed' if sandboxed else 'no sandbox'}): "
+                f"{deals} deals, {runs_total} histories in {elapsed:.2f} s = {runs_total / elapsed:.1f} histories/s, "
+                f"{deals / elapsed:.1f} deals/s ({cpu / runs_total * 1000:.1f} ms CPU a history, all agree)"
+            )
+        engine.dispose()
+
+
+def _archive_rows(deal_id: str, events: list[Event]) -> list[dict[str, object]]:
+    """Archive rows as the append activity writes them (the payload keeps the recorded deal's id)."""
+    rows: list[dict[str, object]] = []
+    prev = GENESIS_HASH
+    for event in events:
+        payload = event.canonical_json()
+        digest = chain_hash(prev, payload)
+        rows.append(
+            {
+                "deal_id": deal_id,
+                "seq": event.seq,
+                "type": event.type,
+                "occurred_at": event.occurred_at,
+                "actor_id": event.actor.id,
+                "actor_role": event.actor.role.value,
+                "command_id": event.command_id,
+                "payload": payload,
+                "prev_hash": prev,
+                "hash": digest,
+                "recorded_at": datetime.now(UTC),
+            }
+        )
+        prev = digest
+    return rows
 
 
 def _rows(deals: int, per_deal: int) -> list[dict[str, object]]:
@@ -113,11 +188,14 @@ def bench_verify(events: int, backend: Backend) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5, help="times the 8 recorded v2 histories are replayed")
+    parser.add_argument("--rounds", type=int, default=20, help="times the 8 recorded v3 histories are replayed")
+    parser.add_argument("--deals", type=int, default=200, help="deals re-derived from the store")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
     args = parser.parse_args()
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core: the target is per core
     asyncio.run(bench_replay(args.rounds))
+    asyncio.run(bench_rederive_store(args.deals, args.backend))
     bench_verify(args.events, args.backend)
     print(json.dumps({"ok": True}))
 

@@ -7,7 +7,7 @@ miss a run. Temporal is preferred; a run it no longer has (retention, deletion) 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import CursorResult, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -36,22 +37,62 @@ class DealStillOpen(RuntimeError):
 
 
 @dataclass(frozen=True)
+class StoredHistory:
+    """A kept run as the store holds it: compressed, decoded only when asked (whole, or one event at a time)."""
+
+    workflow_id: str
+    run_id: str
+    status: str
+    blob: bytes
+    encoding: str
+    sha256: str
+    where: str  # names the row in errors
+
+    def decode(self) -> WorkflowHistory:
+        return history_codec.decode(self.workflow_id, self.blob, self.encoding, self.sha256, where=self.where)
+
+    def iter_events(self) -> Iterator[HistoryEvent]:
+        return history_codec.iter_events(self.blob, self.encoding, self.sha256, where=self.where)
+
+
+@dataclass(frozen=True)
 class RunHistory:
-    """One run of a deal's workflow: its index (1 = first run), its history, and where it was read from."""
+    """One run of a deal's workflow: its index (1 = first run), its history, and where it was read from.
+
+    A run read from the store stays compressed until `history` (whole, for the Replayer) or `iter_events`
+    (streamed, for an export) is asked for, so listing a large deal's runs holds no decoded copy.
+    """
 
     deal_id: str
     run_index: int
-    history: WorkflowHistory
+    content: WorkflowHistory | StoredHistory
     source: Source
 
     @property
+    def history(self) -> WorkflowHistory:
+        """The whole history; a stored run is decompressed, parsed and checked on each call."""
+        return self.content if isinstance(self.content, WorkflowHistory) else self.content.decode()
+
+    def iter_events(self) -> Iterator[HistoryEvent]:
+        return iter(self.content.events) if isinstance(self.content, WorkflowHistory) else self.content.iter_events()
+
+    @property
+    def workflow_id(self) -> str:
+        return self.content.workflow_id
+
+    @property
     def run_id(self) -> str:
-        return self.history.run_id
+        return self.content.run_id
 
     @property
     def status(self) -> str:
         """How the run closed (COMPLETED, CONTINUED_AS_NEW, TERMINATED, …), or RUNNING."""
-        return closed_status(self.history)
+        return closed_status(self.content) if isinstance(self.content, WorkflowHistory) else self.content.status
+
+    def previous_run_id(self) -> str | None:
+        """The run this one continues (continue-as-new), from its first event."""
+        first = next(self.iter_events(), None)
+        return (first.workflow_execution_started_event_attributes.continued_execution_run_id or None) if first else None
 
 
 def closed_status(history: WorkflowHistory) -> str:
@@ -59,11 +100,6 @@ def closed_status(history: WorkflowHistory) -> str:
     name = EventType.Name(last).removeprefix("EVENT_TYPE_WORKFLOW_EXECUTION_")
     closing = {"COMPLETED", "FAILED", "TIMED_OUT", "CANCELED", "TERMINATED", "CONTINUED_AS_NEW"}
     return name if name in closing else "RUNNING"
-
-
-def _previous_run_id(history: WorkflowHistory) -> str | None:
-    started = history.events[0].workflow_execution_started_event_attributes
-    return started.continued_execution_run_id or None
 
 
 async def fetch_runs(client: Client, deal_id: str) -> list[RunHistory]:
@@ -91,11 +127,11 @@ async def load_runs(client: Client | None, sessions: sessionmaker[Session], deal
 async def _walk(client: Client, deal_id: str, stored: dict[str, RunHistory]) -> list[RunHistory]:
     """Follow continue-as-new links back from the newest run; a run Temporal lacks is taken from `stored`."""
     wid = workflow_id(deal_id)
-    histories: list[tuple[WorkflowHistory, Source]] = []
+    found: list[tuple[WorkflowHistory | StoredHistory, Source]] = []
     run_id: str | None = None  # None: the newest run
     while True:
         try:
-            histories.append((await client.get_workflow_handle(wid, run_id=run_id).fetch_history(), "temporal"))
+            found.append((await client.get_workflow_handle(wid, run_id=run_id).fetch_history(), "temporal"))
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
@@ -107,12 +143,12 @@ async def _walk(client: Client, deal_id: str, stored: dict[str, RunHistory]) -> 
                 run_id = newest.run_id
             if run_id not in stored:
                 raise HistoryUnavailable(f"deal {deal_id}: run {run_id} is neither in Temporal nor in the store") from err
-            histories.append((stored[run_id].history, "store"))
-        run_id = _previous_run_id(histories[-1][0])
+            found.append((stored[run_id].content, "store"))
+        run_id = RunHistory(deal_id, 0, *found[-1]).previous_run_id()
         if run_id is None:
             break
-    histories.reverse()
-    return [RunHistory(deal_id, i, history, source) for i, (history, source) in enumerate(histories, start=1)]
+    found.reverse()
+    return [RunHistory(deal_id, i, content, source) for i, (content, source) in enumerate(found, start=1)]
 
 
 def stored_runs(sessions: sessionmaker[Session], deal_id: str) -> list[RunHistory]:
@@ -130,13 +166,12 @@ def stored_runs_of(session: Session, deal_ids: Sequence[str]) -> dict[str, list[
     )
     found: dict[str, list[RunHistory]] = {}
     for row in rows:
-        found.setdefault(row.deal_id, []).append(RunHistory(row.deal_id, row.run_index, _decode(row), "store"))
+        where = f"deal {row.deal_id} run {row.run_index} ({row.run_id})"
+        content = StoredHistory(
+            row.workflow_id, row.run_id, row.status, row.history_zlib, row.encoding, row.history_sha256, where
+        )
+        found.setdefault(row.deal_id, []).append(RunHistory(row.deal_id, row.run_index, content, "store"))
     return found
-
-
-def _decode(row: DealHistoryRecord) -> WorkflowHistory:
-    where = f"deal {row.deal_id} run {row.run_index} ({row.run_id})"
-    return history_codec.decode(row.workflow_id, row.history_zlib, row.encoding, row.history_sha256, where=where)
 
 
 async def keep_history(client: Client, sessions: sessionmaker[Session], deal_id: str) -> int:
@@ -153,12 +188,12 @@ def store_runs(sessions: sessionmaker[Session], runs: list[RunHistory]) -> int:
     inserted = 0
     with sessions.begin() as session:
         for run in runs:
-            encoded = history_codec.encode(run.history.events)
+            encoded = history_codec.encode(run.iter_events())
             statement = (
                 upsert_insert(session, DealHistoryRecord)
                 .values(
                     deal_id=run.deal_id,
-                    workflow_id=run.history.workflow_id,
+                    workflow_id=run.workflow_id,
                     run_id=run.run_id,
                     run_index=run.run_index,
                     status=run.status,

@@ -13,20 +13,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
+import gc
 import json
 import os
+import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
+from audit.history_codec import json_chunks
 from audit.replay import DealReplayer
 from domain.events import Event, canonical_json
 from store.chain import GENESIS_HASH, chain_hash
 from store.db import make_engine, make_session_factory
-from store.models import EventRecord
+from store.models import DealHistoryRecord, EventRecord
 from store.testing import BACKENDS, Backend, migrated_database
 
 HISTORIES = Path(__file__).resolve().parents[1] / "tests" / "histories"
@@ -93,6 +100,65 @@ async def bench_rederive_store(deals: int, backend: Backend) -> None:
                 f"{deals} deals, {runs_total} histories in {elapsed:.2f} s = {runs_total / elapsed:.1f} histories/s, "
                 f"{deals / elapsed:.1f} deals/s ({cpu / runs_total * 1000:.1f} ms CPU a history, all agree)"
             )
+        engine.dispose()
+
+
+def _synthetic_history(workflow_id: str, events: int) -> WorkflowHistory:
+    """A history of `events` real DealWorkflow events: a recorded deal's middle repeated, event ids renumbered."""
+    recorded = _recorded()[5]  # a whole deal (v3-jian-biofertilizer)
+    first, middle, last = recorded.events[0], list(recorded.events[1:-1]), recorded.events[-1]
+    out = [first]
+    while len(out) < events - 1:
+        out.append(HistoryEvent())
+        out[-1].CopyFrom(middle[(len(out) - 2) % len(middle)])
+    out.append(last)
+    for number, event in enumerate(out, start=1):
+        event.event_id = number
+    return WorkflowHistory(workflow_id, out)
+
+
+def _rss_kib(field: str) -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split(f"{field}:")[1].split()[0])
+
+
+def _peak_above_now(operation: Callable[[], object]) -> tuple[float, float]:
+    """(MiB the resident set rose to above where it was before `operation`, seconds); Linux only."""
+    gc.collect()
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed memory back, so reuse of it cannot hide a peak
+    Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark (VmHWM) to the current RSS
+    before = _rss_kib("VmRSS")
+    started = time.perf_counter()
+    operation()
+    return (_rss_kib("VmHWM") - before) / 1024, time.perf_counter() - started
+
+
+def bench_memory(events: int, backend: Backend) -> None:
+    """Peak memory to keep, export and load one large history, against what it weighs as JSON."""
+    from audit.export import export_bundle, verify_bundle
+    from audit.histories import RunHistory, store_runs, stored_runs
+
+    with migrated_database(backend) as url, tempfile.TemporaryDirectory() as scratch:
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        history = _synthetic_history("deal-BIG-1", events)
+        json_mib = sum(len(chunk) for chunk in json_chunks(history.events)) / 2**20
+        keep, keep_s = _peak_above_now(partial(store_runs, sessions, [RunHistory("BIG-1", 1, history, "store")]))
+        del history
+        with sessions() as session:
+            stored_mib = len(session.scalars(select(DealHistoryRecord.history_zlib)).one()) / 2**20
+        bundle = Path(scratch) / "big.zip"
+        export, export_s = _peak_above_now(lambda: asyncio.run(export_bundle(None, sessions, ["BIG-1"], bundle)))
+        assert verify_bundle(bundle) == [], "the large bundle does not verify"
+        (run,) = stored_runs(sessions, "BIG-1")
+        load, load_s = _peak_above_now(lambda: run.history)
+        whole_json, _ = _peak_above_now(lambda: run.history.to_json().encode("utf-8"))
+        print(
+            f"large history ({events:,} events, {json_mib:.1f} MiB as JSON, stored {stored_mib:.2f} MiB compressed, {backend}): "
+            f"peak memory above the start — keep {keep:.1f} MiB ({keep_s:.1f} s), export to a bundle streamed "
+            f"{export:.1f} MiB ({export_s:.1f} s), load whole for the Replayer {load:.1f} MiB ({load_s:.1f} s); "
+            f"for comparison, the history as one JSON text (how bundles were written before) {whole_json:.1f} MiB"
+        )
         engine.dispose()
 
 
@@ -190,12 +256,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=20, help="times the 8 recorded v3 histories are replayed")
     parser.add_argument("--deals", type=int, default=200, help="deals re-derived from the store")
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the archive that is verified")
+    parser.add_argument("--history-events", type=int, default=50_000, help="events in the large history")
     parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core: the target is per core
     asyncio.run(bench_replay(args.rounds))
     asyncio.run(bench_rederive_store(args.deals, args.backend))
+    bench_memory(args.history_events, args.backend)
     bench_verify(args.events, args.backend)
     print(json.dumps({"ok": True}))
 

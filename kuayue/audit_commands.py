@@ -205,6 +205,9 @@ async def _export(args: argparse.Namespace) -> int:
     if not deal_ids:
         print("kuayue audit export: give --deal or --since/--until / 请指定案件或时间段")
         return 2
+    if args.out.exists():
+        print(f"kuayue audit export: {args.out} exists already; give a new name / 目标已存在，请换一个名称")
+        return 2
     out = await export_bundle(await connect(args.settings), sessions, sorted(set(deal_ids)), args.out)
     print(f"evidence bundle of {len(set(deal_ids))} deal(s) written to {out} / 证据包已导出")
     return 0

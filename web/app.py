@@ -14,7 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
 import starter
-from web import api, auth, pages
+from web import api, audit_pages, auth, pages
 from web.config import WebConfig
 from web.deals import DealNotVisible, Forbidden, Services
 from web.rendering import render
@@ -37,6 +37,7 @@ def create_app(config: WebConfig, client: Client, sessions: sessionmaker[Session
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(auth.router)
     app.include_router(pages.router)
+    app.include_router(audit_pages.router)
     app.include_router(api.router)
     _install_error_pages(app)
     return app

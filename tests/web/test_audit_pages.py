@@ -7,11 +7,13 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from audit.export import verify_bundle
 from examples.lifecycle import lifecycle
+from store.models import EventRecord
 from tests.factories import EXAMPLES
-from tests.web.conftest import csrf_from, sign_in
+from tests.web.conftest import WebDb, csrf_from, sign_in
 from tests.workflows.conftest import Kuayue
 
 JA, JJ = EXAMPLES / "jian-biofertilizer.json", EXAMPLES / "jiujiang-heterojunction.json"
@@ -87,7 +89,7 @@ async def test_every_audit_route_answers_only_the_roles_and_centres_that_may_aud
 
 
 async def test_an_auditor_reads_replay_state_verification_export_and_actions_of_a_deal(
-    app: FastAPI, deals: Kuayue, tmp_path: Path
+    app: FastAPI, deals: Kuayue, web_db: WebDb, tmp_path: Path
 ) -> None:
     ja, _ = await deals.open(JA)
     for command in lifecycle(ja)[:3]:
@@ -134,3 +136,22 @@ async def test_an_auditor_reads_replay_state_verification_export_and_actions_of_
             break
         await asyncio.sleep(0.1)
     assert "哈希链完整" in page.text and "中心 ja-centre" in page.text
+
+    # A changed archived payload: the chain names it and the replay page shows both versions.
+    original = _set_note(web_db, ja.deal_id, "已与企业确认", "已与企业确定")
+    try:
+        chain = await client.get(f"/audit/deals/{ja.deal_id}")
+        assert "发现" in chain.text and "stored hash" in chain.text
+        replay = await client.get(f"/audit/deals/{ja.deal_id}/replay")
+        assert "序号 3：内容不同" in replay.text and "不一致" in replay.text
+        assert "已与企业确定" in replay.text and "已与企业确认" in replay.text
+    finally:
+        _set_note(web_db, ja.deal_id, "已与企业确定", original)  # the session's database is shared
+
+
+def _set_note(web_db: WebDb, deal_id: str, old: str, new: str) -> str:
+    with web_db.sessions.begin() as session:
+        row = session.scalars(select(EventRecord).where(EventRecord.deal_id == deal_id, EventRecord.seq == 3)).one()
+        assert old in row.payload
+        row.payload = row.payload.replace(old, new)
+    return old

@@ -38,6 +38,11 @@ def add_audit_command(subcommands: Subcommands) -> None:
     )
     rederive.add_argument("deal_id", nargs="?")
     rederive.add_argument("--all-kept", action="store_true", help="every deal whose history is kept in the store")
+    rederive.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="replay outside the workflow sandbox (faster; the same events and divergences, without the sandbox's call checks)",
+    )
     rederive.set_defaults(handler=_sync(_rederive))
     deal_parser("keep", "store a closed deal's Temporal history in the database (保存历史)", _keep)
     state = deal_parser("state", "the deal's state as of a seq or a moment, from the archive (某时点状态)", _state)
@@ -128,7 +133,7 @@ async def _rederive(args: argparse.Namespace) -> int:
         with sessions() as session:
             deal_ids = sorted(set(session.scalars(select(DealHistoryRecord.deal_id))))
         failing = 0
-        async for result in rederive_stored(DealReplayer(), sessions, deal_ids):
+        async for result in rederive_stored(DealReplayer(sandboxed=not args.no_sandbox), sessions, deal_ids):
             if not result.agrees:
                 failing += 1
                 _print_rederivation(result)
@@ -140,7 +145,7 @@ async def _rederive(args: argparse.Namespace) -> int:
     runs = await load_runs(await connect(args.settings), sessions, args.deal_id)
     with sessions() as session:
         archived = archived_events_of(session, [args.deal_id]).get(args.deal_id, [])
-    result = await rederive(DealReplayer(), runs, archived)
+    result = await rederive(DealReplayer(sandboxed=not args.no_sandbox), runs, archived)
     _print_rederivation(result)
     print(
         f"deal {args.deal_id}: {len(result.events)} events re-derived from {len(runs)} runs, {len(archived)} archived, "

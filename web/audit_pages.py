@@ -127,7 +127,11 @@ async def audit_export(deal_id: str, user: Auditor, svc: Svc, background: Backgr
     deals.visible_deal(svc, user.actor, deal_id)
     scratch = Path(tempfile.mkdtemp(prefix="kuayue-evidence-"))
     out = scratch / f"evidence-{deal_id}.zip"
-    await export_bundle(svc.client, svc.sessions, [deal_id], out)
+    try:
+        await export_bundle(svc.client, svc.sessions, [deal_id], out)
+    except BaseException:
+        _remove(scratch)
+        raise
     background.add_task(_remove, scratch)
     return FileResponse(out, media_type="application/zip", filename=out.name)
 
@@ -193,7 +197,9 @@ def audit_actions(request: Request, user: Auditor, svc: Svc, actor: str = "", si
     with svc.sessions() as session:
         events = actions_of(session, actor.strip(), since=start, until=end)
         scope = scope_of(user.actor)
-        if scope.centre_id is not None:  # a manager sees only the centre's deals
+        if scope.nothing:
+            events = []
+        elif scope.centre_id is not None:  # a manager sees only the centre's deals
             ids = {e.deal_id for e in events}
             centre_deals = select(DealRecord.deal_id).where(DealRecord.deal_id.in_(ids), DealRecord.centre_id == scope.centre_id)
             ours = set(session.scalars(centre_deals))

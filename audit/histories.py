@@ -152,13 +152,13 @@ async def _walk(client: Client, deal_id: str, stored: dict[str, RunHistory]) -> 
 
 
 def stored_runs(sessions: sessionmaker[Session], deal_id: str) -> list[RunHistory]:
-    """The runs kept in `deal_histories`, oldest first, each checked against its stored SHA-256."""
+    """The runs kept in `deal_histories`, oldest first (each is checked against its SHA-256 when read)."""
     with sessions() as session:
         return stored_runs_of(session, [deal_id]).get(deal_id, [])
 
 
 def stored_runs_of(session: Session, deal_ids: Sequence[str]) -> dict[str, list[RunHistory]]:
-    """The kept runs of several deals in one query, by deal, oldest first, each checked against its SHA-256."""
+    """The kept runs of several deals in one query, by deal, oldest first (checked against their SHA-256 when read)."""
     rows = session.scalars(
         select(DealHistoryRecord)
         .where(DealHistoryRecord.deal_id.in_(deal_ids))

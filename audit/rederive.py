@@ -18,8 +18,9 @@ from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import WorkflowHistory
 
-from audit.histories import RunHistory, stored_runs_of
+from audit.histories import RunHistory, StoredHistoryCorrupt, stored_runs_of
 from audit.replay import DealReplayer, RecordedHead, RunReplay
 from domain.events import Event
 from store.chain import GENESIS_HASH, chain_hash
@@ -126,11 +127,22 @@ async def rederive_stored(
         with sessions() as session:
             runs = stored_runs_of(session, chunk)
             archived = archived_events_of(session, chunk)
-        histories = [run.history for deal_id in chunk for run in runs.get(deal_id, [])]
+        decoded: dict[str, list[WorkflowHistory]] = {}
+        unreadable: dict[str, RunReplay] = {}
+        for deal_id in chunk:
+            try:
+                decoded[deal_id] = [run.history for run in runs.get(deal_id, [])]
+            except StoredHistoryCorrupt as exc:  # reported for this deal; the sweep goes on
+                run = next(r for r in runs[deal_id] if r.run_id in str(exc))
+                unreadable[deal_id] = RunReplay(run.workflow_id, run.run_id, f"{type(exc).__name__}: {exc}")
+        histories = [history for deal_id in chunk for history in decoded.get(deal_id, [])]
         replays = [replay async for replay in replayer.replay_stream(histories)]
         position = 0
         for deal_id in chunk:
-            count = len(runs.get(deal_id, []))
+            if deal_id in unreadable:
+                yield Rederivation(deal_id, [unreadable[deal_id]], [])
+                continue
+            count = len(decoded[deal_id])
             yield _compare_deal(deal_id, replays[position : position + count], archived.get(deal_id, []))
             position += count
 

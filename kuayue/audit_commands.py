@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,7 +87,17 @@ def _moment(text: str) -> datetime:
 
 
 def _sync(handler: AsyncHandler) -> Callable[[argparse.Namespace], int]:
-    return lambda args: asyncio.run(handler(args))
+    def run(args: argparse.Namespace) -> int:
+        from audit.histories import DealStillOpen, HistoryUnavailable, StoredHistoryCorrupt
+
+        try:
+            return asyncio.run(handler(args))
+        except (HistoryUnavailable, StoredHistoryCorrupt, DealStillOpen) as err:
+            # Findings about the evidence, not crashes: say which deal and run, and fail.
+            print(f"kuayue audit: {err}", file=sys.stderr)
+            return 1
+
+    return run
 
 
 def _sessions(args: argparse.Namespace) -> sessionmaker[Session]:

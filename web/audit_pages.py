@@ -86,15 +86,15 @@ async def audit_replay(request: Request, deal_id: str, user: Auditor, svc: Svc) 
     """Replay every run with today's code and compare the events and heads it produces with the archive."""
     summary = deals.visible_deal(svc, user.actor, deal_id)
     context: dict[str, object] = {"me": user, "d": summary, "result": None, "run_rows": [], "unavailable": None}
-    try:
-        runs = await load_runs(svc.client, svc.sessions, deal_id)
-    except (HistoryUnavailable, StoredHistoryCorrupt) as exc:
-        context["unavailable"] = str(exc)
-        return render(request, "audit/replay.html", context)
     with svc.sessions() as session:
         archived = archived_events_of(session, [deal_id]).get(deal_id, [])
-    # A replayer per request: it collects the events of the histories it replays.
-    context["result"] = result = await rederive(DealReplayer(), runs, archived)
+    try:
+        runs = await load_runs(svc.client, svc.sessions, deal_id)
+        # A replayer per request: it collects the events of the histories it replays.
+        context["result"] = result = await rederive(DealReplayer(), runs, archived)
+    except (HistoryUnavailable, StoredHistoryCorrupt) as exc:  # a kept run is checked when it is read
+        context["unavailable"] = str(exc)
+        return render(request, "audit/replay.html", context)
     context["run_rows"] = list(zip(runs, result.runs, strict=True))
     context["archived_count"] = len(archived)
     return render(request, "audit/replay.html", context)

@@ -13,7 +13,7 @@ from audit.histories import RunHistory, store_runs
 from audit.replay import DealReplayer
 from kuayue.cli import main
 from store.db import make_engine, make_session_factory
-from store.models import EventRecord
+from store.models import DealHistoryRecord, EventRecord
 from store.testing import migrated_database
 from tests.audit.conftest import archive_events
 
@@ -54,4 +54,16 @@ def test_the_cli_rederives_every_kept_deal_and_names_a_changed_event(
         assert "deal v3-ladder seq 3 [hash]" in out and "deal v3-ladder seq 3 [column]" in out
         assert main(["audit", "state", "v3-ladder", "--seq", "2"]) == 0
         assert '"stage": "DEMAND_MINING"' in capsys.readouterr().out
+
+        # A changed byte in a kept history is named (deal and run) and the sweep still reports the other deal.
+        with sessions.begin() as session:
+            jiujiang = DealHistoryRecord.deal_id == "v3-jiujiang-heterojunction"
+            kept = session.scalars(select(DealHistoryRecord).where(jiujiang)).one()
+            blob = bytearray(kept.history_zlib)
+            blob[len(blob) // 2] ^= 0x01
+            kept.history_zlib = bytes(blob)
+        assert main(["audit", "rederive", "--all-kept", "--no-sandbox"]) == 1
+        out = capsys.readouterr().out
+        assert f"deal v3-jiujiang-heterojunction run {kept.run_id}: 不可回放 DIVERGES: StoredHistoryCorrupt" in out
+        assert "deal v3-jiujiang-heterojunction run 1" in out and "2 disagree" in out
         engine.dispose()

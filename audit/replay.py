@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 from temporalio.worker import (
     Interceptor,
     Replayer,
@@ -105,6 +106,33 @@ class _AppendCapture(Interceptor):
 
 _T = TypeVar("_T")
 
+
+class _SharedPydanticPayloadConverter(PydanticPayloadConverter):
+    """Temporal's pydantic payload converter, constructed once however often the SDK asks for one.
+
+    The SDK builds a data converter, hence a payload converter, for every workflow activation, and a new pydantic
+    converter starts with an empty type-adapter cache, so each activation rebuilt the adapters of the types it
+    decodes (4–5 per history). Sharing one instance converts exactly as before and keeps the cache (bounded by
+    the converter's own LRU limit).
+    """
+
+    _shared: ClassVar[_SharedPydanticPayloadConverter | None] = None
+    _ready: bool = False
+
+    def __new__(cls) -> _SharedPydanticPayloadConverter:
+        if cls._shared is None:
+            cls._shared = super().__new__(cls)
+        return cls._shared
+
+    def __init__(self) -> None:
+        if not self._ready:
+            super().__init__()
+            self._ready = True
+
+
+# pydantic_data_converter, with the shared payload converter above.
+_REPLAY_CONVERTER = dataclasses.replace(pydantic_data_converter, payload_converter_class=_SharedPydanticPayloadConverter)
+
 # A fixed build id: the SDK's default hashes the code of every loaded module, which costs seconds here
 # (no bytecode caches) and says nothing an auditor needs; the replay uses whatever code is loaded.
 _BUILD_ID = "kuayue-audit-replay"
@@ -137,7 +165,7 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
 
 
 class DealReplayer:
-    """A reusable replayer of DealWorkflow histories with the production data converter.
+    """A reusable replayer of DealWorkflow histories with the production data converter (pydantic).
 
     `sandboxed=True` (the default) replays in the worker's own sandbox (`kuayue.temporal.sandbox_runner`),
     so a call today's code makes that the worker would refuse is reported too. `sandboxed=False` skips
@@ -151,7 +179,7 @@ class DealReplayer:
         self._replayer = Replayer(
             workflows=[DealWorkflow],
             workflow_runner=sandbox_runner() if sandboxed else UnsandboxedWorkflowRunner(),
-            data_converter=pydantic_data_converter,
+            data_converter=_REPLAY_CONVERTER,
             interceptors=[self._capture],
             workflow_task_executor=_InlineExecutor(),
             build_id=_BUILD_ID,

@@ -259,8 +259,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="events in the archive that is verified")
     parser.add_argument("--history-events", type=int, default=50_000, help="events in the large history")
     parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
+    parser.add_argument("--cpu", type=int, default=min(os.sched_getaffinity(0)), help="the one core to run on")
     args = parser.parse_args()
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core: the target is per core
+    os.sched_setaffinity(0, {args.cpu})  # one core: the target is per core
     asyncio.run(bench_replay(args.rounds))
     asyncio.run(bench_rederive_store(args.deals, args.backend))
     bench_memory(args.history_events, args.backend)

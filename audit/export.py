@@ -23,14 +23,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
+from google.protobuf.json_format import ParseDict
 from sqlalchemy import distinct, select
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 
 from audit.histories import HistoryUnavailable, load_runs
-from audit.history_codec import json_chunks
+from audit.history_codec import JSON_HEAD, JSON_TAIL, json_chunks
 from audit.verify import ChainChecker, verify_deal
 from store.models import EventRecord
 
@@ -166,6 +168,16 @@ class _Bundle:
     def read(self, name: str) -> bytes:
         return self._zip.read(name) if self._zip is not None else (self._path / name).read_bytes()
 
+    def open(self, name: str) -> IO[bytes]:
+        return self._zip.open(name) if self._zip is not None else (self._path / name).open("rb")
+
+    def sha256(self, name: str) -> str:
+        digest = hashlib.sha256()
+        with self.open(name) as data:
+            while chunk := data.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
 
 @dataclass(frozen=True)
 class _BundleRow:
@@ -212,19 +224,23 @@ def _verify_bundle(bundle: _Bundle) -> list[str]:
     for name, expected in sorted(listed.items()):
         if name not in names:
             problems.append(f"{name}: listed in the manifest but missing")
-        elif (actual := _sha256(bundle.read(name))) != expected:
+        elif (actual := bundle.sha256(name)) != expected:
             problems.append(f"{name}: SHA-256 {actual} differs from the manifest's {expected}")
+    # Files are read line by line below, so a large deal is checked without holding its files.
     for name in sorted(n for n in listed if n.endswith("/events.jsonl") and n in names):
-        problems.extend(_chain_problems(name, bundle.read(name)))
+        with bundle.open(name) as data:
+            problems.extend(_chain_problems(name, data))
     for name, run in sorted(manifest.get("histories", {}).items()):
         if name in names:
-            problems.extend(_history_problems(name, run, bundle.read(name)))
+            with bundle.open(name) as data:
+                problems.extend(_history_problems(name, run, data))
     return problems
 
 
-def _chain_problems(name: str, data: bytes) -> Iterator[str]:
+def _chain_problems(name: str, data: IO[bytes]) -> Iterator[str]:
     checker = ChainChecker(name)
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+    for number, raw in enumerate(data, start=1):
+        line = raw.decode("utf-8", "replace")
         try:
             values = json.loads(line)
             fields = {k: values[k] for k in _ROW_FIELDS}
@@ -234,10 +250,29 @@ def _chain_problems(name: str, data: bytes) -> Iterator[str]:
     yield from (f"{name}: {p.describe()}" for p in checker.report.problems)
 
 
-def _history_problems(name: str, run: dict[str, Any], data: bytes) -> Iterator[str]:
+def _history_problems(name: str, run: dict[str, Any], data: IO[bytes]) -> Iterator[str]:
+    """Whether the file is the history of the run the manifest names; read event by event in the form `json_chunks`
+    writes (one event a line), whole in any other JSON form (bundles written before)."""
     try:
-        history = WorkflowHistory.from_json(run["workflow_id"], data.decode("utf-8"))
-        if history.run_id != run["run_id"]:
-            yield f"{name}: history of run {history.run_id}, but the manifest says {run['run_id']}"
+        first_line = data.readline()
+        if first_line.strip() == JSON_HEAD:
+            first = next(_events_by_line(data), None)
+            run_id = first.workflow_execution_started_event_attributes.original_execution_run_id if first else ""
+            for _ in _events_by_line(data):
+                pass  # every event must parse
+        else:
+            history = WorkflowHistory.from_json(run["workflow_id"], (first_line + data.read()).decode("utf-8"))
+            run_id = history.run_id
+        if run_id != run["run_id"]:
+            yield f"{name}: history of run {run_id}, but the manifest says {run['run_id']}"
     except Exception as exc:  # any parse failure is a finding, whatever the protobuf layer raises
         yield f"{name}: not a readable Temporal history ({type(exc).__name__}: {exc})"
+
+
+def _events_by_line(data: IO[bytes]) -> Iterator[HistoryEvent]:
+    for raw in data:
+        line = raw.strip().removesuffix(b",")
+        if line == JSON_TAIL:
+            return
+        yield ParseDict(json.loads(line), HistoryEvent())
+    raise ValueError("the history ends before its closing ]}")

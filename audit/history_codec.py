@@ -97,13 +97,19 @@ def iter_events(blob: bytes, encoding: str, sha256: str, *, where: str) -> Itera
     _check(digest.hexdigest(), sha256, where)
 
 
+JSON_HEAD, JSON_TAIL = b'{"events": [', b"]}"
+
+
 def json_chunks(events: Iterable[HistoryEvent]) -> Iterator[bytes]:
-    """The history as JSON (`WorkflowHistory.from_json` and `temporal workflow show --output json` read it), in pieces."""
-    yield b'{"events": ['
+    """The history as JSON (`WorkflowHistory.from_json` and `temporal workflow show --output json` read it), in pieces.
+
+    One event a line, between a first line `{"events": [` and a last line `]}`, so a reader can go line by line.
+    """
+    yield JSON_HEAD
     for number, event in enumerate(events):
         text = json.dumps(MessageToDict(event), ensure_ascii=False, separators=(",", ":"))
         yield (b",\n" if number else b"\n") + text.encode("utf-8")
-    yield b"\n]}\n"
+    yield b"\n" + JSON_TAIL + b"\n"
 
 
 def _take_events(buffer: bytearray, where: str) -> Iterator[HistoryEvent]:

@@ -1,4 +1,4 @@
-"""Runs a Kuayue worker: DealWorkflow plus every activity, on the configured task queue.
+"""Runs a Kuayue worker: DealWorkflow, OpenCallWorkflow and every activity, on the configured task queue.
 
 Workers scale out by running more of them on the same task queue; each needs the same database URL.
 """
@@ -26,6 +26,7 @@ from activities.calendar import WorkingDayCalendar
 from activities.deadlines import DeadlinePlanner, load_policy
 from activities.history import HistoryKeeping
 from activities.matching import DealMatching
+from activities.open_call import OpenCallArchive, OpenCallAward
 from domain.projection import KeepClosedRequest
 from domain.sla import SlaPolicy
 from kuayue.settings import Settings
@@ -33,6 +34,7 @@ from kuayue.temporal import sandbox_runner
 from store.db import make_engine, make_session_factory, migrate
 from workflows.deal import DealWorkflow
 from workflows.history_keeper import HistoryKeeperWorkflow
+from workflows.open_call import OpenCallWorkflow
 
 HISTORY_SCHEDULE_ID = "kuayue-history-keeper"
 HISTORY_EVERY = timedelta(minutes=10)
@@ -55,11 +57,19 @@ def build_worker(
     planner = DeadlinePlanner(policy or load_policy(), calendar or WorkingDayCalendar())
     keeping = HistoryKeeping(client, sessions)
     matching = DealMatching(sessions)
+    open_call_archive, open_call_award = OpenCallArchive(sessions), OpenCallAward(client)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[DealWorkflow, HistoryKeeperWorkflow],
-        activities=[archive.append, planner.plan, keeping.keep_closed, matching.propose],
+        workflows=[DealWorkflow, HistoryKeeperWorkflow, OpenCallWorkflow],
+        activities=[
+            archive.append,
+            planner.plan,
+            keeping.keep_closed,
+            matching.propose,
+            open_call_archive.append,
+            open_call_award.award,
+        ],
         workflow_runner=sandbox_runner(),
         interceptors=interceptors,
         max_concurrent_activities=max_concurrent_activities,

@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.events import Event
+from domain.events import CandidateRejected, Event, NegotiationFailed
 from domain.parties import Model
 from domain.projection import AppendRequest, DealSummary, Notification
+from registry.declines import Decline, record_decline
 from store.chain import GENESIS_HASH, chain_hash
 from store.db import upsert_insert
-from store.models import DealRecord, EventRecord, NotificationRecord, event_columns
+from store.models import AchievementRecord, DealRecord, EventRecord, NotificationRecord, event_columns
 
 # Error types a workflow's retry policy can name; each is raised with non_retryable=True as well.
 ARCHIVE_CONFLICT = "ArchiveConflict"  # different content at an archived seq
@@ -81,6 +82,7 @@ class EventArchive:
         now = self._clock()
         with self._session_factory.begin() as session:
             appended, already_present = _archive_events(session, request.deal_id, request.events, now)
+            _record_declines(session, request.events)
             last_seq, last_hash = _head(session, request.deal_id)
             _check_against_head(request, last_seq)
             _upsert_summary(session, request.summary, now)
@@ -149,6 +151,32 @@ def _archive_events(session: Session, deal_id: str, events: tuple[Event, ...], n
         # Insert now, so a lost race surfaces here and the outbox rows find their events.
         session.execute(_INSERT_EVENTS, rows)
     return appended, already_present
+
+
+def _record_declines(session: Session, events: tuple[Event, ...]) -> None:
+    """Keep the structured decline of each rejected candidate or failed negotiation for the achievement's N centre.
+
+    In the archive's transaction, so a decline exists exactly when its event does; keyed by (deal, seq), so a
+    retried append adds nothing. Achievements not in the registry (proposed by hand) have no centre to tell.
+    """
+    declines = [(e, e.payload) for e in events if isinstance(e.payload, CandidateRejected | NegotiationFailed)]
+    if not declines:
+        return
+    wanted = {payload.achievement_id for _, payload in declines}
+    registered = set(
+        session.scalars(select(AchievementRecord.achievement_id).where(AchievementRecord.achievement_id.in_(wanted)))
+    )
+    for event, payload in declines:
+        if payload.achievement_id in registered:
+            decline = Decline(
+                achievement_id=payload.achievement_id,
+                deal_id=event.deal_id,
+                seq=event.seq,
+                reason=payload.reason,
+                note=payload.note,
+                declined_at=event.occurred_at,
+            )
+            record_decline(session, decline)
 
 
 def _head(session: Session, deal_id: str) -> tuple[int, str]:

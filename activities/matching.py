@@ -11,29 +11,10 @@ import asyncio
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from domain.parties import Demand
 from domain.projection import MatchRequest, ProposedShortlist
-from domain.registry import RegisteredDemand
-from registry.matcher import Matcher
+from registry.matcher import Matcher, as_registered
 
 SHORTLIST_SIZE = 10
-
-
-def as_registered(deal_id: str, demand: Demand) -> RegisteredDemand:
-    """The deal's demand in the registry's shape; what a deal does not record (minimum TRL, modes) stays open."""
-    return RegisteredDemand(
-        demand_id=deal_id,
-        title=demand.title,
-        problem=demand.description,
-        enterprise_name=demand.enterprise.name,
-        enterprise_credit_code=demand.enterprise.credit_code,
-        region_code=demand.region_code,
-        industry_code=demand.industry_code,
-        indicators=demand.indicators,
-        budget=demand.budget,
-        deadline=demand.deadline,
-        ip_expectations=demand.ip_expectations[:500],
-    )
 
 
 class DealMatching:

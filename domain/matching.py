@@ -293,25 +293,43 @@ def _region_name(code: str, names: Mapping[str, str]) -> str:
     return names.get(code, code)
 
 
+def industry_fraction(wanted: str, offered: str) -> float:
+    """The industry part of a score (see `industry_fit` for its reason)."""
+    return _industry_fraction(wanted, offered)
+
+
+def readiness_fraction(trl: int, min_trl: int) -> float:
+    return 1.0 if trl >= min_trl else (0.4 if trl == min_trl - 1 else 0.0)
+
+
+def mode_fraction(offered: frozenset[str], preferred: frozenset[str]) -> float:
+    return 1.0 if not preferred or preferred & offered else 0.0
+
+
+def price_fraction(price_fen: int | None, budget_max_fen: int) -> float:
+    if price_fen is None:
+        return 0.7
+    if price_fen <= budget_max_fen:
+        return 1.0
+    over = (price_fen - budget_max_fen) / budget_max_fen if budget_max_fen else 1.0
+    return max(0.0, 1.0 - over)
+
+
+def region_fraction(wanted: str, offered: str) -> float:
+    if wanted[:4] == offered[:4]:
+        return 1.0
+    return 0.6 if wanted[:2] == offered[:2] else 0.2
+
+
 def _fractions(demand: DemandSide, supply: SupplySide) -> tuple[float, float, float, float, float]:
     """The structured fractions without the reasons' text: the hot path of a ranking."""
-    industry = _industry_fraction(demand.industry_code, supply.industry_code)
-    readiness = 1.0 if supply.trl >= demand.min_trl else (0.4 if supply.trl == demand.min_trl - 1 else 0.0)
-    mode = 1.0 if not demand.modes or demand.modes & supply.modes else 0.0
-    if supply.price_fen is None:
-        price = 0.7
-    elif supply.price_fen <= demand.budget_max_fen:
-        price = 1.0
-    else:
-        over = (supply.price_fen - demand.budget_max_fen) / demand.budget_max_fen if demand.budget_max_fen else 1.0
-        price = max(0.0, 1.0 - over)
-    if demand.region_code[:4] == supply.region_code[:4]:
-        region = 1.0
-    elif demand.region_code[:2] == supply.region_code[:2]:
-        region = 0.6
-    else:
-        region = 0.2
-    return industry, readiness, mode, price, region
+    return (
+        industry_fraction(demand.industry_code, supply.industry_code),
+        readiness_fraction(supply.trl, demand.min_trl),
+        mode_fraction(supply.modes, demand.modes),
+        price_fraction(supply.price_fen, demand.budget_max_fen),
+        region_fraction(demand.region_code, supply.region_code),
+    )
 
 
 def explain(demand: DemandSide, supply: SupplySide, text_fraction: float, text_reason: str, config: MatchConfig) -> list[str]:
@@ -328,7 +346,7 @@ def explain(demand: DemandSide, supply: SupplySide, text_fraction: float, text_r
     return [f"{part.reason}（{weight * part.fraction:.1f}/{weight:g} 分）" for weight, part in parts if weight > 0]
 
 
-def _total(config: MatchConfig, text: float, fractions: tuple[float, float, float, float, float]) -> float:
+def total_score(config: MatchConfig, text: float, fractions: tuple[float, float, float, float, float]) -> float:
     w = config.weights
     industry, readiness, mode, price, region = fractions
     total = w.text * text + w.industry * industry + w.readiness * readiness + w.mode * mode + w.price * price + w.region * region
@@ -380,14 +398,19 @@ class MatchIndex:
 
     def text_reason(self, position: int, query: Query, fraction: float) -> str:
         found = [term for term in query.terms if self._text.contains(position, term)]
-        # Search-mode segmentation also yields the parts of long words; the reason names the whole words.
-        hits = [t for t in found if not any(t != other and t in other for other in found)]
-        # The most telling words first: the rarest in the registry.
-        hits.sort(key=lambda t: -self._text.idf(t))
-        if not hits:
-            return "文本无共同词"
-        words = "、".join(f"{t}（同义：{query.expanded_from[t]}）" if t in query.expanded_from else t for t in hits[:12])
-        return f"文本相关度 {fraction:.2f}：命中 {words}"
+        return describe_text_hits(found, query, self._text.idf, fraction)
+
+
+def describe_text_hits(found: Sequence[str], query: Query, idf: Callable[[str], float], fraction: float) -> str:
+    """The text part's reason: the query words a record contains, rarest first, synonyms named."""
+    # Search-mode segmentation also yields the parts of long words; the reason names the whole words.
+    hits = [t for t in found if not any(t != other and t in other for other in found)]
+    # The most telling words first: the rarest in the registry.
+    hits.sort(key=lambda t: -idf(t))
+    if not hits:
+        return "文本无共同词"
+    words = "、".join(f"{t}（同义：{query.expanded_from[t]}）" if t in query.expanded_from else t for t in hits[:12])
+    return f"文本相关度 {fraction:.2f}：命中 {words}"
 
 
 def build_achievement_index(
@@ -418,7 +441,7 @@ def rank_achievements(
     if index.kind != "achievements":
         raise ValueError(f"index of {index.kind} given; rank_achievements needs an achievement index")
     wanted = DemandSide.of(demand)
-    passes = None if filters == NO_FILTERS else (lambda s: _supply_passes(s, filters))
+    passes = None if filters == NO_FILTERS else (lambda s: supply_passes(s, filters))
     ranked = _rank(index, query_tokens, limit, passes, _supplies_for(wanted))
     result = []
     for entry, score, reasons in ranked:
@@ -434,7 +457,7 @@ def rank_demands(
     if index.kind != "demands":
         raise ValueError(f"index of {index.kind} given; rank_demands needs a demand index")
     offered = SupplySide.of(achievement)
-    passes = None if filters == NO_FILTERS else (lambda d: _demand_passes(d, filters))
+    passes = None if filters == NO_FILTERS else (lambda d: demand_passes(d, filters))
     ranked = _rank(index, query_tokens, limit, passes, _demands_for(offered))
     result = []
     for entry, score, reasons in ranked:
@@ -451,7 +474,7 @@ def search_achievements(
         raise ValueError(f"index of {index.kind} given; search_achievements needs an achievement index")
     query = expand_query(query_tokens, index.config)
     text = index.text_scores(query)
-    hits = [i for i in sorted(text) if _supply_passes(index.entry(i).side, filters)]
+    hits = [i for i in sorted(text) if supply_passes(index.entry(i).side, filters)]
     best = max((text[i] for i in hits), default=0.0)
     ranked = sorted((-round(100 * text[i] / best, 4), index.entry(i).side.id, i) for i in hits)
     result = []
@@ -480,7 +503,7 @@ def _rank(
     for i in eligible:
         side = sides[i]
         fraction = text.get(i, 0.0) / best_text if best_text > 0 else 0.0
-        scored.append((-_total(config, fraction, _fractions(*pair(side))), side.id, i, fraction))
+        scored.append((-total_score(config, fraction, _fractions(*pair(side))), side.id, i, fraction))
     result = []
     for negative_total, _, i, fraction in heapq.nsmallest(max(limit, 0), scored):
         entry = index.entry(i)
@@ -506,11 +529,11 @@ def _demands_for(offered: SupplySide) -> Callable[[SupplySide | DemandSide], tup
     return pair
 
 
-def _supply_passes(side: SupplySide | DemandSide, filters: Filters) -> bool:
+def supply_passes(side: SupplySide | DemandSide, filters: Filters) -> bool:
     assert isinstance(side, SupplySide)
     if filters.industry and not side.industry_code.startswith(filters.industry):
         return False
-    if filters.region and not side.region_code.startswith(_region_prefix(filters.region)):
+    if filters.region and not side.region_code.startswith(region_prefix(filters.region)):
         return False
     if filters.min_trl is not None and side.trl < filters.min_trl:
         return False
@@ -519,11 +542,11 @@ def _supply_passes(side: SupplySide | DemandSide, filters: Filters) -> bool:
     return not (filters.max_price_fen is not None and side.price_fen is not None and side.price_fen > filters.max_price_fen)
 
 
-def _demand_passes(side: SupplySide | DemandSide, filters: Filters) -> bool:
+def demand_passes(side: SupplySide | DemandSide, filters: Filters) -> bool:
     assert isinstance(side, DemandSide)
     if filters.industry and not side.industry_code.startswith(filters.industry):
         return False
-    if filters.region and not side.region_code.startswith(_region_prefix(filters.region)):
+    if filters.region and not side.region_code.startswith(region_prefix(filters.region)):
         return False
     if filters.min_trl is not None and side.min_trl > filters.min_trl:
         return False
@@ -532,7 +555,7 @@ def _demand_passes(side: SupplySide | DemandSide, filters: Filters) -> bool:
     return not (filters.max_price_fen is not None and side.budget_max_fen < filters.max_price_fen)
 
 
-def _region_prefix(code: str) -> str:
+def region_prefix(code: str) -> str:
     """360000 means Jiangxi (36), 360800 means Ji'an (3608): trailing zero pairs widen the area."""
     while len(code) > 2 and code.endswith("00"):
         code = code[:-2]

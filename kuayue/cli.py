@@ -23,7 +23,8 @@ from kuayue.audit_commands import add_audit_command
 from kuayue.deal_commands import add_deal_command, add_up_command, add_worker_command
 from kuayue.devserver import DevServerError, DevServerOptions, start_dev_server
 from kuayue.logging import configure_logging
-from kuayue.registry_commands import add_registry_command
+from kuayue.open_call_commands import add_open_call_command
+from kuayue.registry_commands import add_demo_data_command, add_registry_command
 from kuayue.settings import LOG_FORMATS, ConfigurationError, Settings
 from kuayue.temporal import SearchAttributeConflict
 from kuayue.web_commands import add_user_command, add_web_command
@@ -65,6 +66,8 @@ COMMANDS: list[CommandInstaller] = [
     add_deal_command,
     add_dev_server_command,
     add_registry_command,
+    add_open_call_command,
+    add_demo_data_command,
     add_audit_command,
     add_web_command,
     add_user_command,

@@ -190,14 +190,61 @@ def _print_candidates(args: argparse.Namespace, version: str, rows: list[dict[st
 
 def _declines(args: argparse.Namespace) -> int:
     def action(args: argparse.Namespace) -> int:
-        from registry.declines import decline_reasons
+        from registry.declines import decline_reasons, list_declines
 
         with _factory()() as session:
             counts = decline_reasons(session, centre_id=args.centre, achievement_id=args.achievement)
+            declines = list_declines(session, centre_id=args.centre, achievement_id=args.achievement)
         if not counts:
             print("没有记录的拒绝")
         for row in counts:
             print(f"{row.count:>5}  {row.label}（{row.reason.value}）")
+        if declines:
+            print("最近的拒绝：")
+        for d in declines:
+            note = f"：{d.note}" if d.note else ""
+            print(f"  {d.declined_at:%Y-%m-%d}  {d.achievement_id}  案件 {d.deal_id} #{d.seq}  {d.label}{note}")
+        return 0
+
+    return _run(args, action)
+
+
+def add_demo_data_command(subcommands: Subcommands) -> None:
+    parser = subcommands.add_parser(
+        "demo-data",
+        help="write (and/or load) the seeded demo registries: 3,500 achievements, 740 demands",
+        description="The seeded demo corpus of registry/demo.py: Jiangxi's industries and 11 cities, in Chinese.",
+    )
+    parser.add_argument("--out", type=Path, help="write achievements and demands here (.json, or .csv/.xlsx by --format)")
+    parser.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
+    parser.add_argument("--load", action="store_true", help="load into the registries of KUAYUE_DATABASE_URL (idempotent)")
+    parser.add_argument("--labels", type=Path, help="write the evaluation labels (graded relevance) to this file")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--achievements", type=int, default=3500)
+    parser.add_argument("--demands", type=int, default=740)
+    parser.set_defaults(handler=_demo_data)
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    def action(args: argparse.Namespace) -> int:
+        from registry.demo import generate_corpus, load_demo
+        from registry.evaluation import write_labels
+        from registry.tables import Kind, write_records
+
+        if not (args.out or args.load or args.labels):
+            raise ValueError("请至少指定 --out 目录、--load 或 --labels 之一")
+        corpus = generate_corpus(args.achievements, args.demands, args.seed)
+        if args.out:
+            for kind, batch in ((Kind.ACHIEVEMENTS, corpus.achievements), (Kind.DEMANDS, corpus.demands)):
+                target = args.out / f"{kind.value}.{args.format}"
+                write_records(target, kind, batch)
+                print(f"wrote {len(batch)} {kind.value} to {target}")
+        if args.labels:
+            write_labels(args.labels, args.seed, args.achievements, args.demands, corpus.relevance)
+            print(f"wrote labels of {len(corpus.relevance)} demands to {args.labels}")
+        if args.load:
+            report = load_demo(_factory(), corpus)
+            print(f"演示登记库：新增 {report.inserted}，更新 {report.updated}，未变 {report.unchanged}")
         return 0
 
     return _run(args, action)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from workflows.messages import workflow_id
 log = structlog.stdlib.get_logger(__name__)
 
 EXAMPLE_DEALS = REPO_ROOT / "examples" / "deals"
+EXAMPLE_REGISTRY = REPO_ROOT / "examples" / "registry"
 
 
 async def up(settings: Settings | None = None, examples: Path = EXAMPLE_DEALS) -> int:
@@ -42,6 +44,7 @@ async def up(settings: Settings | None = None, examples: Path = EXAMPLE_DEALS) -
         client = await connect(settings, target_host=server.address)
         worker = build_worker(client, settings.task_queue, settings.database_url)
         await ensure_history_schedule(client, settings.task_queue)
+        await _load_demo_registries(settings)
         async with worker:
             actor = starter.parse_actor(starter.DEFAULT_ACTOR)
             for path in sorted(examples.glob("*.json")):
@@ -62,6 +65,26 @@ async def up(settings: Settings | None = None, examples: Path = EXAMPLE_DEALS) -
             await server.stop()
     print("已停止。再次运行将从同一数据文件恢复全部案件。")
     return 0
+
+
+async def _load_demo_registries(settings: Settings) -> None:
+    """The sample registries (examples/registry: the example deals' fits and near misses) and the demo corpus
+    (registry/demo.py), so matching has something to match; idempotent (unchanged records are left alone)."""
+    from registry.demo import load_demo
+    from registry.importer import import_file
+    from store.db import make_engine, make_session_factory
+
+    engine = make_engine(settings.database_url)
+    try:
+        started = time.perf_counter()
+        factory = make_session_factory(engine)
+        for name in ("achievements.json", "demands.json"):
+            await asyncio.to_thread(import_file, factory, EXAMPLE_REGISTRY / name)
+        report = await asyncio.to_thread(load_demo, factory)
+        seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    print(f"  演示登记库：新增 {report.inserted}，更新 {report.updated}，未变 {report.unchanged}（{seconds:.1f} 秒）")
 
 
 @contextlib.asynccontextmanager

@@ -107,13 +107,16 @@ class Analyzer:
 
     def achievement_tokens(self, achievement: Achievement) -> list[str]:
         """Title and keywords count twice: they are what the owner chose to say the achievement is about."""
-        keywords = " ".join(achievement.keywords)
-        return self.tokens(f"{achievement.title} {achievement.title} {keywords} {keywords} {achievement.abstract}")
+        title = self.tokens(achievement.title)
+        keywords = self.tokens(" ".join(achievement.keywords))
+        # Segmented part by part (jieba cuts at spaces anyway), so the repeated parts are segmented once.
+        return title + title + keywords + keywords + self.tokens(achievement.abstract)
 
     def demand_tokens(self, demand: RegisteredDemand) -> list[str]:
-        keywords = " ".join(demand.keywords)
+        title = self.tokens(demand.title)
+        keywords = self.tokens(" ".join(demand.keywords))
         indicators = " ".join(f"{i.name} {i.target}" for i in demand.indicators)
-        return self.tokens(f"{demand.title} {demand.title} {keywords} {keywords} {demand.problem} {indicators}")
+        return title + title + keywords + keywords + self.tokens(f"{demand.problem} {indicators}")
 
 
 # jieba's lazy initialisation is not thread-safe.

@@ -1,7 +1,7 @@
 """Structured declines per achievement, so an N centre can see why its achievements are passed over.
 
-The deal workflow will write here (through an activity) when a candidate is rejected or a negotiation fails;
-each decline is keyed by the deal event that caused it, so a retried write is a no-op.
+The event archive (`activities.archive`) writes here, in the transaction that archives a CandidateRejected or
+NegotiationFailed event; each decline is keyed by the deal event that caused it, so a retried write is a no-op.
 """
 
 from __future__ import annotations
@@ -29,12 +29,18 @@ REASON_LABELS = {
 
 @dataclass(frozen=True)
 class Decline:
+    """One achievement passed over in one deal, keyed by the deal event (deal_id, seq) that says so."""
+
     achievement_id: str
     deal_id: str
     seq: int
     reason: DeclineReason
     note: str
     declined_at: datetime
+
+    @property
+    def label(self) -> str:
+        return REASON_LABELS[self.reason]
 
 
 @dataclass(frozen=True)
@@ -78,3 +84,28 @@ def decline_reasons(session: Session, *, centre_id: str | None = None, achieveme
         query = query.where(AchievementDeclineRecord.achievement_id == achievement_id)
     rows = [ReasonCount(DeclineReason(reason), n) for reason, n in session.execute(query)]
     return sorted(rows, key=lambda r: (-r.count, r.reason.value))
+
+
+def list_declines(
+    session: Session, *, centre_id: str | None = None, achievement_id: str | None = None, limit: int = 200
+) -> list[Decline]:
+    """The declines themselves, newest first: which deal passed over which achievement, why, and when."""
+    query = select(AchievementDeclineRecord).order_by(
+        AchievementDeclineRecord.declined_at.desc(), AchievementDeclineRecord.deal_id, AchievementDeclineRecord.seq.desc()
+    )
+    if centre_id is not None:
+        query = query.join(AchievementRecord, AchievementRecord.achievement_id == AchievementDeclineRecord.achievement_id)
+        query = query.where(AchievementRecord.centre_id == centre_id)
+    if achievement_id is not None:
+        query = query.where(AchievementDeclineRecord.achievement_id == achievement_id)
+    return [
+        Decline(
+            achievement_id=row.achievement_id,
+            deal_id=row.deal_id,
+            seq=row.seq,
+            reason=DeclineReason(row.reason),
+            note=row.note,
+            declined_at=row.declined_at,
+        )
+        for row in session.scalars(query.limit(limit))
+    ]

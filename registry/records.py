@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from domain.events import canonical_json
@@ -105,7 +105,28 @@ def get(session: Session, kind: Kind, id_: str) -> RegistryRecord | None:
     return model.model_validate(json.loads(row.record))
 
 
-def content_hashes(session: Session, kind: Kind) -> list[str]:
-    """The content hashes of a registry: enough to know whether a cached index is still current."""
+def stored_hashes(session: Session, kind: Kind) -> dict[str, str]:
+    """The stored content hash of every record of a registry, by id."""
     table = _TABLES[kind]
-    return sorted(session.scalars(select(table.content_hash)))
+    return {id_: digest for id_, digest in session.execute(select(_key(kind), table.content_hash))}
+
+
+def stream(session: Session, kind: Kind, ids: Sequence[str]) -> Iterator[RegistryRecord]:
+    """The records of `ids`, in that order, read a chunk at a time (a large registry is never all in memory)."""
+    table = _TABLES[kind]
+    key = _key(kind)
+    model = Achievement if kind is Kind.ACHIEVEMENTS else RegisteredDemand
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        found: dict[str, str] = {id_: text for id_, text in session.execute(select(key, table.record).where(key.in_(chunk)))}
+        for id_ in chunk:
+            yield model.model_validate(json.loads(found[id_]))
+
+
+def generation(session: Session, kind: Kind) -> tuple[int, str]:
+    """How many records and when the newest was written: a cheap sign that a registry changed (inserts, updates)."""
+    table = _TABLES[kind]
+    # Two queries on purpose: each is answered from the updated_at index (migration 0005) without reading records.
+    count = session.scalar(select(func.count()).select_from(table))
+    newest = session.scalar(select(func.max(table.updated_at)))
+    return int(count or 0), str(newest)

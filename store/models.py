@@ -169,7 +169,7 @@ class DealHistoryRecord(Base):
     """One run of a closed deal's Temporal workflow history, kept beyond the namespace's retention.
 
     `history_zlib` is the history, zlib-compressed, in its `encoding`: 'proto' (the `History` protobuf
-    serialisation, since migration 0005) or 'json' (as `WorkflowHistory.to_json()` writes it, rows kept
+    serialisation, since migration 0007_audit) or 'json' (as `WorkflowHistory.to_json()` writes it, rows kept
     before); `history_sha256` covers the uncompressed bytes, so a load proves it got back what was stored.
     """
 
@@ -201,6 +201,7 @@ class AchievementRecord(Base):
         Index(None, "centre_id"),
         Index(None, "industry_code"),
         Index(None, "region_code"),
+        Index(None, "updated_at"),  # the matcher's "has the registry changed?" (migration 0005)
         CheckConstraint("trl BETWEEN 1 AND 9", name="trl_range"),
     )
 
@@ -228,6 +229,7 @@ class DemandRegistryRecord(Base):
         Index(None, "enterprise_credit_code"),
         Index(None, "industry_code"),
         Index(None, "region_code"),
+        Index(None, "updated_at"),
         CheckConstraint("min_trl BETWEEN 1 AND 9", name="min_trl_range"),
         CheckConstraint("budget_min_fen <= budget_max_fen", name="budget_ordered"),
     )
@@ -303,3 +305,50 @@ class ApiTokenRecord(Base):
     username: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OpenCallEventRecord(Base):
+    """One archived event of an open call (揭榜挂帅). Inserted, never updated; unique on (open_call_id, seq).
+
+    Kept apart from the deal archive: bids come from institutions and never enter a deal's hash chain.
+    `payload` is the event's canonical JSON.
+    """
+
+    __tablename__ = "open_call_events"
+    __table_args__ = (
+        UniqueConstraint("open_call_id", "seq"),
+        Index(None, "deal_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    open_call_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    deal_id: Mapped[str] = mapped_column(String)
+    type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_id: Mapped[str] = mapped_column(String)
+    actor_role: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OpenCallRecord(Base):
+    """One row per open call, for lists: derived from `open_call_events` in the same transaction."""
+
+    __tablename__ = "open_calls"
+    __table_args__ = (
+        Index(None, "deal_id"),
+        Index(None, "status", "deadline"),
+    )
+
+    open_call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    deal_id: Mapped[str] = mapped_column(String)
+    centre_id: Mapped[str] = mapped_column(String)
+    broker_id: Mapped[str] = mapped_column(String)
+    title: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String(16))
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime)
+    bids: Mapped[int] = mapped_column(Integer)
+    winner_bid_id: Mapped[str | None] = mapped_column(String(16))
+    last_seq: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -14,7 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
 import starter
-from web import api, audit_pages, auth, pages
+from web import api, api_open_calls, api_registry, audit_pages, auth, pages
 from web.config import WebConfig
 from web.deals import DealNotVisible, Forbidden, Services
 from web.rendering import render
@@ -39,6 +39,8 @@ def create_app(config: WebConfig, client: Client, sessions: sessionmaker[Session
     app.include_router(pages.router)
     app.include_router(audit_pages.router)
     app.include_router(api.router)
+    app.include_router(api_open_calls.router)
+    api_registry.install(app)
     _install_error_pages(app)
     return app
 

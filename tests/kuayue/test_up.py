@@ -1,4 +1,5 @@
-"""Command 1 as a user meets it: `kuayue up` starts the example deals, Ctrl-C stops, a rerun resumes them."""
+"""Command 1 as a user meets it: `kuayue up` starts the example deals and loads the demo registries, Ctrl-C stops, a
+rerun resumes them."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ async def test_up_starts_the_example_deals_and_a_rerun_resumes_them_without_dupl
     process, lines = _run_until_up(env)
     try:
         assert sum("已创建案件" in line for line in lines) == 3
+        assert any("演示登记库：新增 4240，更新 0，未变 0" in line for line in lines), lines
         assert any(f"http://127.0.0.1:{port + 1000}" in line for line in lines)
         client = await Client.connect(f"127.0.0.1:{port}")
         running = [w async for w in client.list_workflows("WorkflowType = 'DealWorkflow'")]
@@ -70,6 +72,7 @@ async def test_up_starts_the_example_deals_and_a_rerun_resumes_them_without_dupl
     process, lines = _run_until_up(env)
     try:
         assert sum("已恢复案件" in line for line in lines) == 3 and not any("已创建案件" in line for line in lines)
+        assert any("演示登记库：新增 0，更新 0，未变 4240" in line for line in lines), lines
         client = await Client.connect(f"127.0.0.1:{port}")
         runs = [w async for w in client.list_workflows("WorkflowType = 'DealWorkflow'")]
         assert len(runs) == 3  # resumed, not started again

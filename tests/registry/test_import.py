@@ -143,10 +143,24 @@ def test_matcher_on_the_database_and_its_index_version(factory: Factory, tmp_pat
     assert shortlist.candidates[0].achievement.achievement_id == "JXCG-2026-0001"
     assert matcher.for_demand("D-JA-2026-001", limit=3) == shortlist
     assert matcher.for_achievement("JXCG-2026-0005", limit=1).demands[0].demand_id == "D-FZ-2026-002"
+    assert matcher.segmented[Kind.ACHIEVEMENTS] == 30
     rows = _rows(SAMPLES / "achievements.csv")
     rows[1][rows[0].index("技术就绪度")] = "7"
+    rows[2][rows[0].index("成果名称")] = "畜禽粪污高温堆肥菌剂"
     import_file(factory, _write(tmp_path / "changed.csv", rows))
-    assert matcher.for_demand("D-JA-2026-001", limit=3).index_version != shortlist.index_version
+    changed = matcher.for_demand("D-JA-2026-001", limit=10)
+    assert changed.index_version != shortlist.index_version
+    # Only the two changed records were segmented again, and the result is what a fresh matcher computes.
+    assert matcher.segmented[Kind.ACHIEVEMENTS] == 2
+    assert Matcher(factory).for_demand("D-JA-2026-001", limit=10) == changed
+    assert any("高温堆肥" in c.achievement.title for c in changed.candidates)
+    # Within `fresh_seconds` the index is used without asking the database; after that the change is seen.
+    patient = Matcher(factory, fresh_seconds=3600)
+    before = patient.for_demand("D-JA-2026-001", limit=3).index_version
+    rows[1][rows[0].index("技术就绪度")] = "8"
+    import_file(factory, _write(tmp_path / "changed-again.csv", rows))
+    assert patient.for_demand("D-JA-2026-001", limit=3).index_version == before
+    assert Matcher(factory).for_demand("D-JA-2026-001", limit=3).index_version != before
 
 
 def test_decline_reasons_per_centre(factory: Factory) -> None:

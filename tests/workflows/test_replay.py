@@ -11,6 +11,7 @@ from temporalio.worker import Replayer
 
 from kuayue.temporal import sandbox_runner
 from workflows.deal import DealWorkflow
+from workflows.open_call import OpenCallWorkflow
 
 HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
 
@@ -24,11 +25,15 @@ def test_there_are_histories_of_every_kind_to_replay() -> None:
             f"{version}-continue-as-new-run2.json",
             f"{version}-fuzhou-ultrasonic-spindle-run1.json",
         } <= names
+    # OpenCallWorkflow's histories (tests/histories/record_open_call.py).
+    assert {f"open-call-v1-{name}-run1.json" for name in ("awarded", "refused-then-awarded", "lapsed")} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    replayer = Replayer(workflows=[DealWorkflow], workflow_runner=sandbox_runner(), data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[DealWorkflow, OpenCallWorkflow], workflow_runner=sandbox_runner(), data_converter=pydantic_data_converter
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"

@@ -11,19 +11,27 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pydantic import Field
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.events import CandidateRejected, Event, NegotiationFailed
+from domain.events import CandidateRejected, CandidatesProposed, Event, NegotiationFailed, StageEntered
 from domain.parties import Model
 from domain.projection import AppendRequest, DealSummary, Notification
 from registry.declines import Decline, record_decline
 from store.chain import GENESIS_HASH, chain_hash
 from store.db import upsert_insert
-from store.models import AchievementRecord, DealRecord, EventRecord, NotificationRecord, event_columns
+from store.models import (
+    AchievementRecord,
+    DealAchievementCentreRecord,
+    DealRecord,
+    EventRecord,
+    NotificationRecord,
+    StageVisitRecord,
+    event_columns,
+)
 
 # Error types a workflow's retry policy can name; each is raised with non_retryable=True as well.
 ARCHIVE_CONFLICT = "ArchiveConflict"  # different content at an archived seq
@@ -87,6 +95,8 @@ class EventArchive:
             _check_against_head(request, last_seq)
             _upsert_summary(session, request.summary, now)
             _add_notifications(session, request.notifications, now)
+            _record_stage_visits(session, request.events, request.summary.centre_id)
+            _record_achievement_centres(session, request.events)
         return AppendResult(
             deal_id=request.deal_id,
             appended=appended,
@@ -232,6 +242,40 @@ def _add_notifications(session: Session, notifications: tuple[Notification, ...]
         session.execute(_statements(session).insert_notifications, rows)
 
 
+def _record_stage_visits(session: Session, events: tuple[Event, ...], centre_id: str) -> None:
+    """The stage-timing read model: each StageEntered opens a visit and closes the deal's open one.
+
+    Idempotent, so a retried append changes nothing: the insert skips a visit already there, and the close
+    only touches a visit still open from an earlier seq.
+    """
+    statements = _statements(session)
+    for event in events:
+        if not isinstance(event.payload, StageEntered):
+            continue
+        open_visit = session.execute(_OPEN_VISIT, {"deal_id": event.deal_id, "seq": event.seq}).first()
+        if open_visit is not None:
+            days = (event.occurred_at - open_visit.entered_at).total_seconds() / 86400
+            session.execute(
+                _CLOSE_VISIT,
+                {"visit_deal": event.deal_id, "visit_seq": open_visit.seq, "left": event.occurred_at, "stay_days": days},
+            )
+        visit = {"deal_id": event.deal_id, "seq": event.seq, "stage": event.payload.stage.value, "centre_id": centre_id}
+        session.execute(statements.insert_visit, {**visit, "entered_at": event.occurred_at, "left_at": None, "days": None})
+
+
+def _record_achievement_centres(session: Session, events: tuple[Event, ...]) -> None:
+    """Which N centres' achievements the deal involves (the web's read scope for N centres); idempotent."""
+    rows = [
+        {"deal_id": e.deal_id, "achievement_id": c.achievement.achievement_id, "centre_id": c.achievement.institution.centre_id}
+        for e in events
+        if isinstance(e.payload, CandidatesProposed)
+        for c in e.payload.candidates
+        if c.achievement.institution.centre_id
+    ]
+    if rows:
+        session.execute(_statements(session).insert_achievement_centre, rows)
+
+
 # Statements are built once: building an ON CONFLICT statement costs more than executing it.
 _STORED_EVENTS = select(EventRecord.seq, EventRecord.type, EventRecord.payload, EventRecord.hash).where(
     EventRecord.deal_id == bindparam("deal_id"),
@@ -245,6 +289,16 @@ _HEAD = (
     .limit(1)
 )
 _INSERT_EVENTS = insert(EventRecord)
+_OPEN_VISIT = select(StageVisitRecord.seq, StageVisitRecord.entered_at).where(
+    StageVisitRecord.deal_id == bindparam("deal_id"),
+    StageVisitRecord.seq < bindparam("seq"),
+    StageVisitRecord.left_at.is_(None),
+)
+_CLOSE_VISIT = (
+    update(StageVisitRecord)
+    .where(StageVisitRecord.deal_id == bindparam("visit_deal"), StageVisitRecord.seq == bindparam("visit_seq"))
+    .values(left_at=bindparam("left"), days=bindparam("stay_days"))
+)
 
 
 class _DialectStatements:
@@ -258,6 +312,10 @@ class _DialectStatements:
         self.insert_notifications = upsert_insert(session, NotificationRecord).on_conflict_do_nothing(
             index_elements=["deal_id", "seq", "kind", "recipient_id"]
         )
+        self.insert_achievement_centre = upsert_insert(session, DealAchievementCentreRecord).on_conflict_do_nothing(
+            index_elements=["deal_id", "achievement_id"]
+        )
+        self.insert_visit = upsert_insert(session, StageVisitRecord).on_conflict_do_nothing(index_elements=["deal_id", "seq"])
 
 
 _BY_DIALECT: dict[str, _DialectStatements] = {}

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Dialect,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -165,11 +166,60 @@ class NotificationRecord(Base):
     read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class StageVisitRecord(Base):
+    """One stay of a deal in a stage, from its `StageEntered` event to the next one (the stage-timing read model).
+
+    Written by the archive activity in the same transaction as the events, and backfilled from the archive by
+    migration 0005, so the dashboard's median and p90 days per stage are one SQL query, not a scan of payloads.
+    `days` (calendar days, fractional) is set when the deal leaves the stage; terminal stages are never left.
+    """
+
+    __tablename__ = "stage_visits"
+    __table_args__ = (
+        Index(None, "centre_id", "stage"),
+        Index(None, "stage", "days"),
+    )
+
+    deal_id: Mapped[str] = mapped_column(String, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)  # the StageEntered event's seq
+    stage: Mapped[str] = mapped_column(String(32))
+    centre_id: Mapped[str] = mapped_column(String)
+    entered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    days: Mapped[float | None] = mapped_column(Float)
+
+
+class DealAchievementCentreRecord(Base):
+    """An achievement proposed in a deal and the N centre of its institution: who else may see the deal (web.scope).
+
+    Written by the archive activity from `CandidatesProposed` (the only event that names institutions) and
+    backfilled by migration 0005; kept when a candidate is later rejected, since the centre took part in the deal.
+    """
+
+    __tablename__ = "deal_achievement_centres"
+    __table_args__ = (Index(None, "centre_id", "deal_id"),)
+
+    deal_id: Mapped[str] = mapped_column(String, primary_key=True)
+    achievement_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    centre_id: Mapped[str] = mapped_column(String(64))
+
+
+class NotificationReadRecord(Base):
+    """That one user has read one notification. Per user, because a centre's escalation reaches every manager."""
+
+    __tablename__ = "notification_reads"
+    __table_args__ = (ForeignKeyConstraint(["notification_id"], ["notifications.id"]),)
+
+    notification_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class DealHistoryRecord(Base):
     """One run of a closed deal's Temporal workflow history, kept beyond the namespace's retention.
 
     `history_zlib` is the history, zlib-compressed, in its `encoding`: 'proto' (the `History` protobuf
-    serialisation, since migration 0007_audit) or 'json' (as `WorkflowHistory.to_json()` writes it, rows kept
+    serialisation, since migration 0008_audit) or 'json' (as `WorkflowHistory.to_json()` writes it, rows kept
     before); `history_sha256` covers the uncompressed bytes, so a load proves it got back what was stored.
     """
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from domain.events import Event
@@ -61,11 +61,22 @@ def me(user: ApiUser) -> Me:
     return Me(username=user.username, display_name=user.display_name, role=user.role.value, centre_id=user.centre_id)
 
 
-@router.get("/deals")
-def list_deals(user: ApiUser, svc: Svc, stage: Stage | None = None) -> list[InboxItem]:
-    """The caller's inbox: the deals they may see, soonest stage deadline first."""
+@router.get("/deals", responses={422: {"model": Refusal}})
+def list_deals(
+    user: ApiUser,
+    svc: Svc,
+    stage: Stage | None = None,
+    industry: str | None = Query(None, description="GB/T 4754 code or its start, e.g. C34"),
+    region: str | None = Query(None, description="GB/T 2260 code; 360800 covers 3608xx"),
+    due_by: str | None = Query(None, description="stage due on or before this date (YYYY-MM-DD, Beijing)"),
+    sort: str | None = Query(None, description="due | due_desc | entered | activity | deal"),
+) -> list[InboxItem]:
+    """The caller's inbox: the deals they may see, soonest stage deadline first unless sorted otherwise."""
+    wanted, errors = deals.parse_filter(stage, industry, region, due_by, sort)
+    if errors:
+        raise HTTPException(422, "；".join(errors))
     now = datetime.now(UTC)
-    return [deals.inbox_item(d, now) for d in deals.inbox(svc, user.actor, stage)]
+    return [deals.inbox_item(d, now) for d in deals.inbox(svc, user.actor, wanted)]
 
 
 @router.get("/deals/{deal_id}", responses={404: {"model": Refusal}})

@@ -14,7 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
 import starter
-from web import api, api_open_calls, api_registry, audit_pages, auth, pages
+from web import api, api_open_calls, api_registry, audit_pages, auth, dashboard, notifications, pages
 from web.config import WebConfig
 from web.deals import DealNotVisible, Forbidden, Services
 from web.rendering import render
@@ -41,6 +41,9 @@ def create_app(config: WebConfig, client: Client, sessions: sessionmaker[Session
     app.include_router(api.router)
     app.include_router(api_open_calls.router)
     api_registry.install(app)
+    for module in (dashboard, notifications):
+        app.include_router(module.router)
+        app.include_router(module.api_router)
     _install_error_pages(app)
     return app
 

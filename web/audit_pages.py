@@ -1,8 +1,8 @@
 """The auditor's pages (审计): replay and re-derivation, state at a moment, chain verification, evidence export, who did what.
 
 Read-only: the only forms are queries (GET, and one POST that starts a verification job, CSRF-checked). Who may
-open them: auditors and the provincial hub admin for every deal; a centre manager for the centre's deals only
-(the same `web.scope` rule as every other page, so another centre's deal answers 404); brokers not at all (403).
+open them: auditors and the provincial hub admin for every deal; a centre manager for the deals `web.scope` shows
+them (the same rule as every other page, so any other deal answers 404); brokers not at all (403).
 """
 
 from __future__ import annotations
@@ -196,14 +196,11 @@ def audit_actions(request: Request, user: Auditor, svc: Svc, actor: str = "", si
         return render(request, "audit/actions.html", context, status_code=422)
     with svc.sessions() as session:
         events = actions_of(session, actor.strip(), since=start, until=end)
-        scope = scope_of(user.actor)
-        if scope.nothing:
-            events = []
-        elif scope.centre_id is not None:  # a manager sees only the centre's deals
+        conditions = scope_of(user.actor).conditions()
+        if conditions:  # not every deal: keep the actions on deals this user may see (the pages' one rule)
             ids = {e.deal_id for e in events}
-            centre_deals = select(DealRecord.deal_id).where(DealRecord.deal_id.in_(ids), DealRecord.centre_id == scope.centre_id)
-            ours = set(session.scalars(centre_deals))
-            events = [e for e in events if e.deal_id in ours]
+            visible = set(session.scalars(select(DealRecord.deal_id).where(DealRecord.deal_id.in_(ids), *conditions)))
+            events = [e for e in events if e.deal_id in visible]
     context["rows"] = [(e, who(e), what(e)) for e in events[:ACTIONS_LIMIT]]
     context["total"] = len(events)
     context["limit"] = ACTIONS_LIMIT

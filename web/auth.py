@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from web.deals import Services
 from web.format import zh_datetime
+from web.i18n import LANGUAGES, set_language
 from web.rendering import render
 from web.users import User, authenticate, get_user, user_for_token
 
@@ -121,6 +122,14 @@ async def login(request: Request, svc: Annotated[Services, Depends(services)]) -
 def logout(request: Request) -> Response:
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/lang/{lang}", include_in_schema=False)
+def choose_language(request: Request, lang: str, next: str = "/") -> Response:
+    """The language switch in the header: remembered in the session, then back to the page."""
+    if not set_language(request, lang):
+        raise HTTPException(404, f"不支持的语言「{lang}」；可选：{'、'.join(LANGUAGES)}")
+    return RedirectResponse(_safe_next(next), status_code=303)
 
 
 def login_redirect(next_url: str) -> Response:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from activities.calendar import WorkingDayCalendar
@@ -110,3 +112,56 @@ def _step_state(index: int, current: int, stage: Stage) -> str:
     if index < current or stage == Stage.SIGNED:
         return "done"
     return "current" if index == current else "todo"
+
+
+def ago_zh(then: datetime, now: datetime) -> tuple[str, int]:
+    """How long ago, as a message and its number: ("刚刚", 0), ("%(n)s 分钟前", 5), ("%(n)s 小时前", 3), ("%(n)s 天前", 2)."""
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 60:
+        return "刚刚", 0
+    if seconds < 3600:
+        return "%(n)s 分钟前", seconds // 60
+    if seconds < 86400:
+        return "%(n)s 小时前", seconds // 3600
+    return "%(n)s 天前", seconds // 86400
+
+
+def freshness(updated_at: datetime | None, now: datetime | None = None) -> dict[str, object] | None:
+    """The read model's age for "数据更新于 … 前" (None when it holds no deal yet)."""
+    if updated_at is None:
+        return None
+    unit, n = ago_zh(updated_at, now or datetime.now(UTC))
+    return {"at": zh_datetime(updated_at), "ago_unit": unit, "n": n}
+
+
+NAMES = Path(__file__).resolve().parents[1] / "registry" / "data" / "names.json"
+# Jiangxi's 11 prefecture-level cities (GB/T 2260): the demand map's rows and the inbox's region choices.
+JIANGXI_CITIES = ("360100", "360200", "360300", "360400", "360500", "360600", "360700", "360800", "360900", "361000", "361100")
+
+
+@lru_cache(maxsize=1)
+def code_names() -> dict[str, dict[str, str]]:
+    """GB/T 4754 industry and GB/T 2260 region names ({"industries": …, "regions": …}), the registry's own list."""
+    names: dict[str, dict[str, str]] = json.loads(NAMES.read_text(encoding="utf-8"))
+    return names
+
+
+def en_date(value: datetime | date | None) -> str:
+    """5 Mar 2026 (a moment is shown on its Beijing date)."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = value.astimezone(SHANGHAI).date()
+    return f"{value.day} {value:%b} {value.year}"
+
+
+def en_datetime(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    local = value.astimezone(SHANGHAI)
+    return f"{en_date(local)} {local:%H:%M}"
+
+
+def en_money(fen: int | None) -> str:
+    """Yuan with two decimals for English readers, who do not count in 万."""
+    return "—" if fen is None else f"{fen / 100:,.2f} yuan"

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 import starter
-from domain.stages import STAGE_NAMES_ZH, Stage
+from domain.stages import STAGE_NAMES_ZH
+from store.dashboard import read_model_updated_at
 from web import deals
 from web.auth import check_csrf, page_user, services
 from web.deals import Services
-from web.format import progress
+from web.format import JIANGXI_CITIES, code_names, freshness, progress
 from web.forms import form_for, payload_from_form
 from web.rendering import render
 from web.timeline import what, who
@@ -30,11 +31,39 @@ def home(user: SignedIn) -> Response:
 
 
 @router.get("/deals", response_class=HTMLResponse)
-def inbox_page(request: Request, user: SignedIn, svc: Svc, stage: Stage | None = None) -> Response:
+def inbox_page(
+    request: Request,
+    user: SignedIn,
+    svc: Svc,
+    stage: str | None = None,
+    industry: str | None = None,
+    region: str | None = None,
+    due_by: str | None = None,
+    sort: str | None = None,
+) -> Response:
+    """The inbox; the filter's values stay in its form, and a bad one is named above the list (and ignored)."""
     now = datetime.now(UTC)
-    items = [deals.inbox_item(d, now) for d in deals.inbox(svc, user.actor, stage)]
-    context = {"me": user, "items": items, "stage": stage, "stages": list(STAGE_NAMES_ZH.items())}
-    return render(request, "inbox.html", context)
+    wanted, errors = deals.parse_filter(stage, industry, region, due_by, sort)
+    items = [deals.inbox_item(d, now) for d in deals.inbox(svc, user.actor, wanted)]
+    with svc.sessions() as session:
+        updated = read_model_updated_at(session)
+    names = code_names()["regions"]
+    context = {
+        "me": user,
+        "items": items,
+        "stages": list(STAGE_NAMES_ZH.items()),
+        "form": {
+            "stage": stage or "",
+            "industry": industry or "",
+            "region": region or "",
+            "due_by": due_by or "",
+            "sort": sort or "due",
+        },
+        "errors": errors,
+        "regions": [(c, names.get(c, c)) for c in JIANGXI_CITIES],
+        "freshness": freshness(updated, now),
+    }
+    return render(request, "inbox.html", context, status_code=422 if errors else 200)
 
 
 @router.get("/deals/{deal_id}", response_class=HTMLResponse)
@@ -46,11 +75,11 @@ async def deal_page(request: Request, deal_id: str, user: SignedIn, svc: Svc, do
 async def deal_action(request: Request, deal_id: str, command_type: str, user: SignedIn, svc: Svc) -> Response:
     """Send one command; on refusal show the domain's message next to its form, with what was typed kept."""
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str) and k != "csrf_token"}
-    state = await starter.deal_state(svc.client, deals.visible_deal(svc, user.actor, deal_id).deal_id)
+    state, _ = deals.archived_state(svc, deals.visible_deal(svc, user.actor, deal_id).deal_id)
     try:
         payload = payload_from_form(command_type, form, state)
         # The form's command id makes a double click or a resent POST return the first answer, not act twice.
-        await deals.act(svc, user.actor, deal_id, command_type, payload, form.get("command_id") or None)
+        await deals.act(svc, user.actor, deal_id, command_type, payload, form.get("command_id") or None, state=state)
     except starter.CommandRejected as e:
         return await _deal_page(request, user, svc, deal_id, error=(command_type, e.message), typed=form, status_code=422)
     return RedirectResponse(f"/deals/{deal_id}?done={command_type}", status_code=303)

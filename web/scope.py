@@ -1,15 +1,22 @@
-"""Which deals an actor may see: the one read-scope rule every page and API route goes through.
+"""Who may see what: the one read-scope rule every page and API route goes through.
 
 Acting is the domain's business (`domain.decider.allowed_commands` and `decide`); seeing is decided here,
-following 1+M+N: a broker sees the deals assigned to them, a manager their centre's, the hub and auditors all.
+following 1+M+N:
+- a broker sees the deals assigned to them; a manager their centre's deals; the hub admin and auditors all;
+- N centres (universities and institutes) take part through their achievements: a broker or manager whose centre
+  is the centre of an achievement's institution also sees every deal in which that achievement was proposed
+  (the `deal_achievement_centres` read model, written from `CandidatesProposed`). Seeing such a deal gives no
+  right to act on it: the domain lets managers act only on their own centre's deals.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement, and_, false, or_, select
+
 from domain.actors import Actor, Role
-from domain.projection import DealSummary
+from store.models import DealAchievementCentreRecord, DealRecord
 
 
 @dataclass(frozen=True)
@@ -18,14 +25,24 @@ class Scope:
 
     broker_id: str | None = None
     centre_id: str | None = None
+    # Also the deals that involve achievements of this (N) centre's institutions.
+    achievements_of_centre: str | None = None
     nothing: bool = False
 
-    def allows(self, deal: DealSummary) -> bool:
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """SQL conditions on `deals` that keep exactly the visible rows (empty: everything)."""
         if self.nothing:
-            return False
-        if self.broker_id is not None and deal.broker_id != self.broker_id:
-            return False
-        return self.centre_id is None or deal.centre_id == self.centre_id
+            return [false()]
+        own = [DealRecord.broker_id == self.broker_id] if self.broker_id is not None else []
+        own += [DealRecord.centre_id == self.centre_id] if self.centre_id is not None else []
+        if not own:
+            return []
+        if self.achievements_of_centre is None:
+            return own
+        involved = select(DealAchievementCentreRecord.deal_id).where(
+            DealAchievementCentreRecord.centre_id == self.achievements_of_centre
+        )
+        return [or_(and_(*own), DealRecord.deal_id.in_(involved))]
 
 
 def scope_of(actor: Actor) -> Scope:
@@ -34,8 +51,49 @@ def scope_of(actor: Actor) -> Scope:
         case Role.HUB_ADMIN | Role.AUDITOR:
             return Scope()
         case Role.MANAGER if actor.centre_id:
-            return Scope(centre_id=actor.centre_id)
+            return Scope(centre_id=actor.centre_id, achievements_of_centre=actor.centre_id)
         case Role.BROKER:
-            return Scope(broker_id=actor.id)
+            return Scope(broker_id=actor.id, achievements_of_centre=actor.centre_id)
         case _:
             return Scope(nothing=True)
+
+
+@dataclass(frozen=True)
+class DashboardScope:
+    """Which figures a dashboard shows: one centre's, or the province's (with each centre and the demand map)."""
+
+    centre_id: str | None
+    province_view: bool
+
+
+def dashboard_scope(actor: Actor, centre_id: str | None = None) -> DashboardScope | None:
+    """A manager sees their own centre; the hub admin and auditors the province or any one centre; others nothing.
+
+    None means no dashboard for this actor (or not that centre): the caller answers 403.
+    """
+    match actor.role:
+        case Role.HUB_ADMIN | Role.AUDITOR:
+            return DashboardScope(centre_id or None, province_view=not centre_id)
+        case Role.MANAGER if actor.centre_id and centre_id in (None, "", actor.centre_id):
+            return DashboardScope(actor.centre_id, province_view=False)
+        case _:
+            return None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Whose notifications a person reads: a broker their own, a manager their centre's, the hub admin the hub's."""
+
+    role: Role
+    recipient_id: str
+
+
+def notification_recipient(actor: Actor) -> Recipient | None:
+    """The outbox address `actor` reads (None: auditors and others receive no notifications)."""
+    match actor.role:
+        case Role.BROKER:
+            return Recipient(Role.BROKER, actor.id)
+        case Role.MANAGER | Role.HUB_ADMIN if actor.centre_id:
+            return Recipient(actor.role, actor.centre_id)
+        case _:
+            return None

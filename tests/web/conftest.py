@@ -31,6 +31,9 @@ USERS: dict[str, tuple[Role, str | None]] = {
     "hub-admin": (Role.HUB_ADMIN, "hub"),
     "auditor-zhao": (Role.AUDITOR, None),
     "locked-user": (Role.BROKER, "ja-centre"),
+    # A second manager of ja-centre (read state is per person) and the manager of an N centre (a university).
+    "ja-manager-2": (Role.MANAGER, "ja-centre"),
+    "nchu-manager": (Role.MANAGER, "nchu"),
 }
 
 

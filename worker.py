@@ -6,9 +6,11 @@ Workers scale out by running more of them on the same task queue; each needs the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
+import httpx
 from temporalio.client import (
     Client,
     Schedule,
@@ -27,17 +29,25 @@ from activities.deadlines import DeadlinePlanner, load_policy
 from activities.history import HistoryKeeping
 from activities.matching import DealMatching
 from activities.open_call import OpenCallArchive, OpenCallAward
+from activities.partners.calls import PartnerCalls
+from activities.partners.planning import AnswerPlanner
+from activities.roadshows import RoadshowForwarding
+from domain.partners import PartnerEndpoint, RegistrationRules
 from domain.projection import KeepClosedRequest
 from domain.sla import SlaPolicy
+from kuayue.partners import load_registration_rules
 from kuayue.settings import Settings
 from kuayue.temporal import sandbox_runner
 from store.db import make_engine, make_session_factory, migrate
 from workflows.deal import DealWorkflow
 from workflows.history_keeper import HistoryKeeperWorkflow
 from workflows.open_call import OpenCallWorkflow
+from workflows.roadshow import RoadshowWorkflow
 
 HISTORY_SCHEDULE_ID = "kuayue-history-keeper"
 HISTORY_EVERY = timedelta(minutes=10)
+DEFAULT_CALLBACK_BASE_URL = "http://127.0.0.1:8000"  # the web service of `kuayue up`
+PARTNER_TIMEOUT_SECONDS = 10.0
 
 
 def build_worker(
@@ -49,19 +59,30 @@ def build_worker(
     calendar: WorkingDayCalendar | None = None,
     interceptors: Sequence[Interceptor] = (),
     max_concurrent_activities: int = 64,
+    partners: Mapping[str, PartnerEndpoint] | None = None,
+    callback_base_url: str = DEFAULT_CALLBACK_BASE_URL,
+    registration_rules: RegistrationRules | None = None,
+    partner_http: httpx.AsyncClient | None = None,
 ) -> Worker:
-    """A worker with real activities on `database_url` (migrated to head first)."""
+    """A worker with real activities on `database_url` (migrated to head first).
+
+    `partners` is the partner directory (kuayue.partners); `callback_base_url` is where partners call back (the
+    web service); `partner_http` the HTTP client for partner calls (default: 10 s timeouts, owned by the worker).
+    """
     migrate(database_url)
     sessions = make_session_factory(make_engine(database_url))
     archive = EventArchive(sessions)
     planner = DeadlinePlanner(policy or load_policy(), calendar or WorkingDayCalendar())
     keeping = HistoryKeeping(client, sessions)
     matching = DealMatching(sessions)
+    answer_planner = AnswerPlanner(registration_rules or load_registration_rules(), planner)
+    http = partner_http or httpx.AsyncClient(timeout=httpx.Timeout(PARTNER_TIMEOUT_SECONDS))
+    calls = PartnerCalls(http, partners or {}, callback_base_url)
     open_call_archive, open_call_award = OpenCallArchive(sessions), OpenCallAward(client)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[DealWorkflow, HistoryKeeperWorkflow, OpenCallWorkflow],
+        workflows=[DealWorkflow, HistoryKeeperWorkflow, OpenCallWorkflow, RoadshowWorkflow],
         activities=[
             archive.append,
             planner.plan,
@@ -69,6 +90,9 @@ def build_worker(
             matching.propose,
             open_call_archive.append,
             open_call_award.award,
+            answer_planner.plan_answer,
+            calls.deliver,
+            RoadshowForwarding(client).forward,
         ],
         workflow_runner=sandbox_runner(),
         interceptors=interceptors,
@@ -99,7 +123,15 @@ async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_format)
     client = await connect(settings)
-    worker = build_worker(client, settings.task_queue, settings.database_url)
+    from kuayue.partners import load_partner_directory, partners_file
+
+    worker = build_worker(
+        client,
+        settings.task_queue,
+        settings.database_url,
+        partners=load_partner_directory(partners_file(settings.data_dir)),
+        callback_base_url=os.environ.get("KUAYUE_CALLBACK_BASE_URL") or DEFAULT_CALLBACK_BASE_URL,
+    )
     await ensure_history_schedule(client, settings.task_queue)
     await worker.run()
 

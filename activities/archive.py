@@ -29,6 +29,8 @@ from store.models import (
     DealRecord,
     EventRecord,
     NotificationRecord,
+    PartnerAnswerRecord,
+    PartnerRequestRecord,
     StageVisitRecord,
     event_columns,
 )
@@ -97,6 +99,7 @@ class EventArchive:
             _add_notifications(session, request.notifications, now)
             _record_stage_visits(session, request.events, request.summary.centre_id)
             _record_achievement_centres(session, request.events)
+            _write_partner_rows(session, request, now)
         return AppendResult(
             deal_id=request.deal_id,
             appended=appended,
@@ -276,6 +279,17 @@ def _record_achievement_centres(session: Session, events: tuple[Event, ...]) -> 
         session.execute(_statements(session).insert_achievement_centre, rows)
 
 
+def _write_partner_rows(session: Session, request: AppendRequest, now: datetime) -> None:
+    """Partner requests (never moved backwards by a late retry) and the answer ids recorded."""
+    statements = _statements(session)
+    if request.partner_requests:
+        rows = [{**r.model_dump(mode="json"), "updated_at": now} for r in request.partner_requests]
+        session.execute(statements.upsert_partner_request, rows)
+    if request.partner_answers:
+        rows = [{**a.model_dump(), "recorded_at": now} for a in request.partner_answers]
+        session.execute(statements.insert_partner_answers, rows)
+
+
 # Statements are built once: building an ON CONFLICT statement costs more than executing it.
 _STORED_EVENTS = select(EventRecord.seq, EventRecord.type, EventRecord.payload, EventRecord.hash).where(
     EventRecord.deal_id == bindparam("deal_id"),
@@ -316,6 +330,15 @@ class _DialectStatements:
             index_elements=["deal_id", "achievement_id"]
         )
         self.insert_visit = upsert_insert(session, StageVisitRecord).on_conflict_do_nothing(index_elements=["deal_id", "seq"])
+        request = upsert_insert(session, PartnerRequestRecord)
+        self.upsert_partner_request = request.on_conflict_do_update(
+            index_elements=[PartnerRequestRecord.deal_id, PartnerRequestRecord.request_id],
+            set_={name: request.excluded[name] for name in ("status", "last_seq", "updated_at")},
+            where=PartnerRequestRecord.last_seq <= request.excluded.last_seq,
+        )
+        self.insert_partner_answers = upsert_insert(session, PartnerAnswerRecord).on_conflict_do_nothing(
+            index_elements=["deal_id", "partner_id", "answer_id"]
+        )
 
 
 _BY_DIALECT: dict[str, _DialectStatements] = {}

@@ -93,6 +93,26 @@ class DeadlinePlanner:
         self._calendar = calendar
         self._zone = ZoneInfo(policy.timezone)
 
+    @property
+    def policy(self) -> SlaPolicy:
+        return self._policy
+
+    @property
+    def calendar_version(self) -> str:
+        return self._calendar.version
+
+    def ladder(self, started_at: datetime, budget: int) -> tuple[PlannedStep, ...]:
+        """The four ladder steps of a budget of `budget` working days from `started_at` (the rule above)."""
+        local_start = started_at.astimezone(self._zone).date()
+        fire_at = time(hour=self._policy.fire_hour)
+        steps = []
+        for step in LADDER_PERCENT:
+            working_days = step_working_days(budget, step)
+            due_date, provisional = self._calendar.add_working_days(local_start, working_days)
+            due_at = datetime.combine(due_date, fire_at, tzinfo=self._zone).astimezone(UTC)
+            steps.append(PlannedStep(step=step, working_days=working_days, due_at=due_at, provisional=provisional))
+        return tuple(steps)
+
     @activity.defn(name="deadlines.plan")
     async def plan(self, request: PlanRequest) -> DeadlinePlan:
         """The due moments of every ladder step of the stage; the rule is in the module docstring."""
@@ -113,21 +133,13 @@ class DeadlinePlanner:
                 type="InvalidPlanRequest",
                 non_retryable=True,
             )
-        budget = stage_policy.budget_working_days + request.extra_working_days
-        local_start = started_at.astimezone(self._zone).date()
-        fire_at = time(hour=self._policy.fire_hour)
-        steps = []
-        for step in LADDER_PERCENT:
-            working_days = step_working_days(budget, step)
-            due_date, provisional = self._calendar.add_working_days(local_start, working_days)
-            due_at = datetime.combine(due_date, fire_at, tzinfo=self._zone).astimezone(UTC)
-            steps.append(PlannedStep(step=step, working_days=working_days, due_at=due_at, provisional=provisional))
+        steps = self.ladder(started_at, stage_policy.budget_working_days + request.extra_working_days)
         return DeadlinePlan(
             stage=request.stage,
             started_at=started_at,
             budget_working_days=stage_policy.budget_working_days,
             extra_working_days=request.extra_working_days,
-            steps=tuple(steps),
+            steps=steps,
             policy_version=self._policy.version,
             calendar_version=self._calendar.version,
             inactivity_lapse_days=self._policy.inactivity_lapse_days,

@@ -4,7 +4,7 @@ A `History` protobuf message is nothing but its events one after another (field 
 tag and length), so its serialisation can be written and read event by event: `encode` compresses while it
 serialises and `iter_events` parses while it decompresses, and neither holds the whole uncompressed history.
 The SHA-256 covers the uncompressed bytes and is checked when the last event has been read. Rows kept before
-migration 0008_audit hold JSON ('json'); they are read whole, as they always were.
+migration 0009_audit hold JSON ('json'); they are read whole, as they always were.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def decode(workflow_id: str, blob: bytes, encoding: str, sha256: str, *, where: 
 def iter_events(blob: bytes, encoding: str, sha256: str, *, where: str) -> Iterator[HistoryEvent]:
     """The events one at a time, decompressing as it goes; raises StoredHistoryCorrupt at the end if the sum differs."""
     if encoding == "json":
-        # Rows from before migration 0008_audit: JSON cannot be cut into events without parsing it all.
+        # Rows from before migration 0009_audit: JSON cannot be cut into events without parsing it all.
         yield from decode("", blob, encoding, sha256, where=where).events
         return
     digest = hashlib.sha256()

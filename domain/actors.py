@@ -26,3 +26,4 @@ class Actor(Model):
 TIMER = Actor(id="system:timer", role=Role.SYSTEM)
 PARTNER = Actor(id="system:partner", role=Role.SYSTEM)  # a partner's authenticated answer (bank, registration office)
 MATCHING = Actor(id="system:matching", role=Role.SYSTEM)  # the matching engine, when a deal enters matching
+ROADSHOW = Actor(id="system:roadshow", role=Role.SYSTEM)  # a roadshow forwarding an investor's interest to a deal

@@ -14,6 +14,7 @@ from pydantic import Field
 from domain.actors import Actor
 from domain.events import Candidate, DeclineReason, Instrument, Side
 from domain.parties import Broker, Centre, Contract, Demand, Fen, Model, Terms
+from domain.partners import AnswerPlan, PartnerAnswer, PartnerId, PartnerKind, RequestId, TechnologyContract
 from domain.sla import DeadlinePlan, LadderStep
 
 CommandId = Annotated[str, Field(min_length=1, max_length=128)]
@@ -126,6 +127,66 @@ class LapseDeal(CommandBase):
     inactive_days: int = Field(ge=0)
 
 
+# ----------------------------------------------------------------- partners (since PARTNERS_PATCH)
+
+
+class ApplyForFinancing(CommandBase):
+    """The broker sends a financing application to a bank, guarantee firm or fund (the workflow delivers it)."""
+
+    type: Literal["ApplyForFinancing"] = "ApplyForFinancing"
+    application_id: RequestId
+    partner_id: PartnerId
+    partner_kind: PartnerKind
+    instrument: Instrument
+    amount_fen: Fen
+    note: str = Field(default="", max_length=2000)
+
+
+class RecordDelivery(CommandBase):
+    """Issued by the workflow with the outcome of delivering a request to its partner."""
+
+    type: Literal["RecordDelivery"] = "RecordDelivery"
+    request_id: str
+    partner_reference: str | None = None
+    status_code: int | None = None
+    partner_message: str = ""
+
+
+class RecordPartnerAnswer(CommandBase):
+    """Issued by the workflow for a partner's answer signal (already authenticated by the web layer)."""
+
+    type: Literal["RecordPartnerAnswer"] = "RecordPartnerAnswer"
+    answer: PartnerAnswer
+
+
+class ExpireCommitment(CommandBase):
+    """Issued by the workflow's own timer when a commitment's expiry moment passes."""
+
+    type: Literal["ExpireCommitment"] = "ExpireCommitment"
+    request_id: str
+
+
+class FirePartnerLadderStep(CommandBase):
+    """Issued by the workflow's own timer when a step of a partner request's answer ladder falls due."""
+
+    type: Literal["FirePartnerLadderStep"] = "FirePartnerLadderStep"
+    request_id: str
+    step: LadderStep
+
+
+class SignTechnologyContract(CommandBase):
+    type: Literal["SignTechnologyContract"] = "SignTechnologyContract"
+    contract: TechnologyContract
+
+
+class SubmitRegistration(CommandBase):
+    """The broker submits the signed contract for registration (认定登记); again after a correction request."""
+
+    type: Literal["SubmitRegistration"] = "SubmitRegistration"
+    submission_id: RequestId
+    partner_id: PartnerId
+
+
 Command = Annotated[
     OpenDeal
     | ValidateDemand
@@ -143,7 +204,14 @@ Command = Annotated[
     | ReassignBroker
     | ExtendDeadline
     | FireLadderStep
-    | LapseDeal,
+    | LapseDeal
+    | ApplyForFinancing
+    | RecordDelivery
+    | RecordPartnerAnswer
+    | ExpireCommitment
+    | FirePartnerLadderStep
+    | SignTechnologyContract
+    | SubmitRegistration,
     Field(discriminator="type"),
 ]
 
@@ -153,3 +221,4 @@ class Context(Model):
 
     now: datetime
     plan: DeadlinePlan | None = None
+    answer_plan: AnswerPlan | None = None  # for a new partner request: its answer deadline, from the rules

@@ -12,24 +12,31 @@ from functools import singledispatch
 from typing import Any, NamedTuple, TypeVar
 
 from domain import events as ev
-from domain.actors import MATCHING, PARTNER, TIMER, Actor, Role
+from domain.actors import MATCHING, PARTNER, ROADSHOW, TIMER, Actor, Role
 from domain.commands import (
     AcceptMatch,
     AgreeTerms,
+    ApplyForFinancing,
     Command,
     Context,
+    ExpireCommitment,
     ExtendDeadline,
     FailNegotiation,
     FireLadderStep,
+    FirePartnerLadderStep,
     LapseDeal,
     OpenDeal,
     ProposeCandidates,
     ReassignBroker,
     RecordCommitment,
+    RecordDelivery,
+    RecordPartnerAnswer,
     RegisterContract,
     RejectCandidate,
     ShortlistCandidate,
     SignContract,
+    SignTechnologyContract,
+    SubmitRegistration,
     ValidateDemand,
     WaiveFinancing,
     WithdrawDeal,
@@ -37,6 +44,18 @@ from domain.commands import (
 from domain.errors import DomainError
 from domain.events import Event, EventPayload, Side
 from domain.parties import format_wan
+from domain.partners import (
+    FINANCING_DECISIONS,
+    FINANCING_KINDS,
+    REGISTRATION_DECISIONS,
+    AnswerPlanRequest,
+    Commitment,
+    Decision,
+    PartnerKind,
+    PartnerRequest,
+    PartyRole,
+    RequestStatus,
+)
 from domain.sla import ESCALATION_LEVEL, LADDER_PERCENT, LadderStep, PlanRequest
 from domain.stages import LEGAL_TRANSITIONS, OPEN_STAGES, Stage, zh
 from domain.state import DealState, Rejection, initial_state, is_terminal
@@ -45,6 +64,7 @@ __all__ = [
     "HUB_CENTRE_ID",
     "Due",
     "allowed_commands",
+    "answer_plan_request",
     "decide",
     "evolve",
     "fold",
@@ -74,13 +94,24 @@ _STAGE_OF: dict[str, tuple[Stage, ...] | None] = {
     "ExtendDeadline": None,
     "FireLadderStep": None,
     "LapseDeal": None,
+    "ApplyForFinancing": (Stage.FINANCING,),
+    "RecordDelivery": None,
+    "RecordPartnerAnswer": None,  # which stage an answer needs depends on the answer (see _record_answer)
+    "ExpireCommitment": (Stage.FINANCING, Stage.SIGNING),
+    "FirePartnerLadderStep": (Stage.FINANCING, Stage.SIGNING),
+    "SignTechnologyContract": (Stage.SIGNING,),
+    "SubmitRegistration": (Stage.SIGNING,),
 }
 _MANAGER_COMMANDS = frozenset({"ReassignBroker", "ExtendDeadline"})
-_SYSTEM_COMMANDS = frozenset({"FireLadderStep", "LapseDeal"})
+_SYSTEM_COMMANDS = frozenset({"FireLadderStep", "LapseDeal", "ExpireCommitment", "FirePartnerLadderStep"})
+# Only an authenticated partner answer (through the callback endpoint and the workflow) may record these: a person
+# typing a partner's answer would bypass the signature check.
+_PARTNER_ONLY_COMMANDS = frozenset({"RecordDelivery", "RecordPartnerAnswer"})
 # What each machine identity may do besides the timers' own commands.
 _SYSTEM_COMMANDS_BY_IDENTITY: dict[str, frozenset[str]] = {
-    PARTNER.id: frozenset({"RecordCommitment", "RegisterContract"}),
+    PARTNER.id: frozenset({"RecordCommitment", "RegisterContract", "RecordDelivery", "RecordPartnerAnswer"}),
     MATCHING.id: frozenset({"ProposeCandidates"}),  # the shortlist proposed when a deal enters matching
+    ROADSHOW.id: frozenset({"ApplyForFinancing"}),  # an investor's interest at a roadshow becomes an application
 }
 _ROLE_ZH = {Role.BROKER: "经纪人", Role.MANAGER: "中心管理员", Role.HUB_ADMIN: "省中心管理员", Role.AUDITOR: "审计员"}
 
@@ -133,6 +164,8 @@ def _authorize(state: DealState, command_type: str, actor: Actor) -> None:
         if command_type in _SYSTEM_COMMANDS_BY_IDENTITY.get(actor.id, frozenset()):
             return
         raise DomainError("forbidden", f"系统身份 {actor.id} 不能执行「{command_type}」")
+    if command_type in _PARTNER_ONLY_COMMANDS:
+        raise DomainError("forbidden", f"「{command_type}」只能由经签名验证的合作方答复产生，{actor.id} 无权执行")
     if actor.role == Role.HUB_ADMIN:
         return
     assert state.centre is not None and state.broker is not None
@@ -328,6 +361,252 @@ def _lapse(state: DealState, cmd: LapseDeal, ctx: Context) -> list[EventPayload]
     ]
 
 
+# ------------------------------------------------------------------------- partners (PARTNERS_PATCH)
+
+_KIND_ZH = {
+    PartnerKind.BANK: "银行",
+    PartnerKind.GUARANTEE: "融资担保公司",
+    PartnerKind.FUND: "基金",
+    PartnerKind.REGISTRATION_OFFICE: "技术合同登记机构",
+}
+
+
+def _answer_plan_for(ctx: Context, request_id: str) -> tuple[Any, str | None, bool]:
+    ap = ctx.answer_plan
+    if ap is None or ap.request_id != request_id:
+        return None, None, False
+    return ap.plan, ap.rules_version, ap.expert_review
+
+
+def _unused_request_id(state: DealState, request_id: str) -> None:
+    if state.partner_request(request_id) is not None:
+        raise DomainError("duplicate_request", f"编号 {request_id} 已被本案的其他申请或登记使用；请换一个编号")
+
+
+def _apply_financing(state: DealState, cmd: ApplyForFinancing, ctx: Context) -> list[EventPayload]:
+    if cmd.partner_kind not in FINANCING_KINDS:
+        allowed = "、".join(f"{k.value}（{_KIND_ZH[k]}）" for k in FINANCING_KINDS)
+        raise DomainError("not_an_investor", f"融资申请只能发给 {allowed}，收到 {cmd.partner_kind.value}")
+    if cmd.amount_fen <= 0:
+        raise DomainError("amount_not_positive", f"申请金额应大于 0，收到 {format_wan(cmd.amount_fen)}")
+    _unused_request_id(state, cmd.application_id)
+    plan, version, _ = _answer_plan_for(ctx, cmd.application_id)
+    return [
+        ev.FinancingApplied(
+            application_id=cmd.application_id,
+            partner_id=cmd.partner_id,
+            partner_kind=cmd.partner_kind,
+            instrument=cmd.instrument,
+            amount_fen=cmd.amount_fen,
+            note=cmd.note,
+            answer_plan=plan,
+            rules_version=version,
+        )
+    ]
+
+
+def _known_request(state: DealState, request_id: str) -> PartnerRequest:
+    request = state.partner_request(request_id)
+    if request is None:
+        known = "、".join(r.request_id for r in state.partner_requests) or "（本案尚无申请）"
+        raise DomainError("unknown_request", f"本案没有编号为 {request_id} 的融资申请或登记；本案的申请：{known}")
+    return request
+
+
+def _record_delivery(state: DealState, cmd: RecordDelivery, ctx: Context) -> list[EventPayload]:
+    request = _known_request(state, cmd.request_id)
+    if request.status != RequestStatus.APPLIED:
+        raise DomainError("already_delivered", f"申请 {cmd.request_id} 的送达结果已记录（{request.status.value}）")
+    if cmd.partner_reference:
+        return [ev.PartnerRequestDelivered(request_id=cmd.request_id, partner_reference=cmd.partner_reference)]
+    return [ev.PartnerRequestRefused(request_id=cmd.request_id, status_code=cmd.status_code, partner_message=cmd.partner_message)]
+
+
+def _record_answer(state: DealState, cmd: RecordPartnerAnswer, ctx: Context) -> list[EventPayload]:
+    a = cmd.answer
+    if a.answer_id in state.answer_ids:
+        raise DomainError("duplicate_answer", f"合作方答复 {a.answer_id} 已记录过，重复答复不产生任何变化")
+    request = _known_request(state, a.request_id)
+    if request.partner_id != a.partner_id:
+        raise DomainError("wrong_partner", f"申请 {a.request_id} 是发给 {request.partner_id} 的，{a.partner_id} 不能答复它")
+    is_registration = request.kind == PartnerKind.REGISTRATION_OFFICE
+    allowed = REGISTRATION_DECISIONS if is_registration else FINANCING_DECISIONS
+    if a.decision not in allowed:
+        names = "、".join(sorted(d.value for d in allowed))
+        raise DomainError("wrong_decision", f"对{_KIND_ZH[request.kind]}的申请只能答复 {names}，收到 {a.decision.value}")
+    if a.decision == Decision.WITHDRAWN:
+        return _withdraw_commitment(state, request, a.answer_id, a.message)
+    if not request.awaiting_answer:
+        raise DomainError("already_answered", f"申请 {a.request_id} 已有结论（{request.status.value}），不再接受新的结论")
+    if is_registration:
+        return _registration_answer(state, request, cmd, ctx)
+    if state.stage != Stage.FINANCING:
+        raise DomainError(
+            "financing_closed", f"案件已离开路演融资阶段（当前 {zh(state.stage or Stage.FINANCING)}），不再记录融资答复"
+        )
+    if a.decision == Decision.DECLINED:
+        return [
+            ev.FinancingDeclined(request_id=request.request_id, answer_id=a.answer_id, partner_id=a.partner_id, message=a.message)
+        ]
+    assert a.instrument is not None  # PartnerAnswer requires it for a commitment
+    if a.expires_at is not None and a.expires_at <= ctx.now:
+        raise DomainError("commitment_expired", f"承诺有效期 {a.expires_at.isoformat()} 已过，不能记录为有效承诺")
+    out: list[EventPayload] = [
+        ev.CommitmentRecorded(
+            request_id=request.request_id,
+            answer_id=a.answer_id,
+            partner_id=a.partner_id,
+            instrument=a.instrument,
+            amount_fen=a.amount_fen,
+            conditions=a.conditions,
+            expires_at=a.expires_at,
+        )
+    ]
+    if state.committed_fen + a.amount_fen >= state.financing_need_fen:
+        out.append(_enter(state, Stage.SIGNING, ctx))
+    return out
+
+
+def _withdraw_commitment(state: DealState, request: PartnerRequest, answer_id: str, message: str) -> list[EventPayload]:
+    commitment = state.commitment(request.request_id)
+    if commitment is None:
+        raise DomainError("no_commitment", f"申请 {request.request_id} 没有有效承诺，无从撤回")
+    if state.stage != Stage.FINANCING:
+        raise DomainError("too_late_to_withdraw", "案件已离开路演融资阶段，承诺不能再撤回")
+    return [
+        ev.CommitmentWithdrawn(
+            request_id=request.request_id,
+            answer_id=answer_id,
+            partner_id=request.partner_id,
+            amount_fen=commitment.amount_fen,
+            message=message,
+        )
+    ]
+
+
+def _registration_answer(state: DealState, request: PartnerRequest, cmd: RecordPartnerAnswer, ctx: Context) -> list[EventPayload]:
+    a = cmd.answer
+    if a.decision == Decision.REGISTERED:
+        assert a.registration_number is not None  # PartnerAnswer requires it
+        return [
+            ev.ContractRegistrationRecorded(submission_id=request.request_id, answer_id=a.answer_id),
+            ev.ContractRegistered(registration_number=a.registration_number),
+            _enter(state, Stage.SIGNED, ctx),
+        ]
+    if a.decision == Decision.CORRECTION_REQUESTED:
+        return [
+            ev.RegistrationCorrectionRequested(
+                submission_id=request.request_id, answer_id=a.answer_id, reason_codes=a.reason_codes, message=a.message
+            )
+        ]
+    return [
+        ev.RegistrationRefused(
+            submission_id=request.request_id, answer_id=a.answer_id, reason_codes=a.reason_codes, message=a.message
+        )
+    ]
+
+
+def _expire(state: DealState, cmd: ExpireCommitment, ctx: Context) -> list[EventPayload]:
+    commitment = state.commitment(cmd.request_id)
+    if commitment is None or commitment.expires_at is None:
+        raise DomainError("no_commitment", f"申请 {cmd.request_id} 没有设有效期的承诺")
+    if ctx.now < commitment.expires_at:
+        raise DomainError("not_expired", f"承诺有效期至 {commitment.expires_at.isoformat()}，尚未到期")
+    if not _commitments_binding_open(state):
+        raise DomainError("contract_signed", "合同已签订，融资承诺已锁定，到期不再影响本案")
+    out: list[EventPayload] = [
+        ev.CommitmentExpired(
+            request_id=cmd.request_id,
+            partner_id=commitment.partner_id,
+            amount_fen=commitment.amount_fen,
+            expired_at=commitment.expires_at,
+        )
+    ]
+    if state.stage == Stage.SIGNING and state.committed_fen - commitment.amount_fen < state.financing_need_fen:
+        out.append(_enter(state, Stage.FINANCING, ctx))  # the gap is open again, and so is a new ladder
+    return out
+
+
+def _commitments_binding_open(state: DealState) -> bool:
+    """Commitments can still lapse: in FINANCING, or in SIGNING before any contract is signed."""
+    if state.stage == Stage.FINANCING:
+        return True
+    return state.stage == Stage.SIGNING and state.contract is None and state.financing_waived_reason is None
+
+
+def _request_ladder_open(state: DealState, request: PartnerRequest) -> bool:
+    if not request.awaiting_answer or request.answer_plan is None:
+        return False
+    wanted = Stage.SIGNING if request.kind == PartnerKind.REGISTRATION_OFFICE else Stage.FINANCING
+    return state.stage == wanted
+
+
+def _fire_partner_step(state: DealState, cmd: FirePartnerLadderStep, ctx: Context) -> list[EventPayload]:
+    assert state.broker is not None and state.centre is not None
+    request = _known_request(state, cmd.request_id)
+    if not _request_ladder_open(state, request):
+        raise DomainError("request_not_waiting", f"申请 {cmd.request_id} 已不在等待答复，无需提醒")
+    assert request.answer_plan is not None
+    if cmd.step.value in request.fired_steps:
+        raise DomainError("step_already_fired", f"申请 {cmd.request_id} 的「{cmd.step.value}」已经发出")
+    due = request.answer_plan.due_at(cmd.step)
+    if ctx.now < due:
+        raise DomainError("step_not_due", f"「{cmd.step.value}」应于 {due.isoformat()} 发出，现在尚未到期")
+    level = ESCALATION_LEVEL[cmd.step]
+    recipient = state.broker.broker_id if level == 0 else state.centre.centre_id if level == 1 else HUB_CENTRE_ID
+    return [
+        ev.PartnerAnswerOverdue(
+            request_id=request.request_id,
+            partner_id=request.partner_id,
+            step=cmd.step,
+            level=0 if level == 0 else 1 if level == 1 else 2,
+            recipient_id=recipient,
+        )
+    ]
+
+
+def _sign_technology_contract(state: DealState, cmd: SignTechnologyContract, ctx: Context) -> list[EventPayload]:
+    if state.match is None or state.terms is None:
+        raise DomainError("no_terms", "尚无双方接受的对接成果或交易条款，不能签订合同")
+    if state.technology_contract is None and state.contract is not None:
+        raise DomainError("already_signed", f"合同已于 {state.contract.signed_on.isoformat()} 签订，不能重复签订")
+    if state.technology_contract is not None and state.registration_state not in ("correction_requested", "refused"):
+        raise DomainError("already_signed", "合同已签订；只有登记机构要求补正或不予登记后，才能签订修改后的合同")
+    assert state.demand is not None
+    enterprise = next(p for p in cmd.contract.parties if p.role == PartyRole.ASSIGNEE)
+    if enterprise.credit_code != state.demand.enterprise.credit_code:
+        raise DomainError(
+            "wrong_party",
+            f"甲方（{PartyRole.ASSIGNEE.value}）的统一社会信用代码应为出题企业 {state.demand.enterprise.name} 的 "
+            f"{state.demand.enterprise.credit_code}，收到 {enterprise.credit_code}",
+        )
+    return [ev.TechnologyContractSigned(contract=cmd.contract)]
+
+
+def _submit_registration(state: DealState, cmd: SubmitRegistration, ctx: Context) -> list[EventPayload]:
+    contract = state.technology_contract
+    if contract is None:
+        raise DomainError("contract_not_signed", "尚未签订完整的技术合同（SignTechnologyContract），不能申请认定登记")
+    if state.open_submission is not None:
+        raise DomainError("submission_pending", f"登记申请 {state.open_submission.request_id} 尚待登记机构答复，不能重复提交")
+    if state.registration_state in ("correction_requested", "refused"):
+        raise DomainError("correction_needed", "登记机构要求补正或不予登记：请先签订修改后的合同，再重新提交")
+    _unused_request_id(state, cmd.submission_id)
+    plan, version, expert_review = _answer_plan_for(ctx, cmd.submission_id)
+    return [
+        ev.RegistrationSubmitted(
+            submission_id=cmd.submission_id,
+            partner_id=cmd.partner_id,
+            contract_no=contract.contract_no,
+            total_value_fen=contract.total_value_fen,
+            expert_review=expert_review,
+            resubmission=state.registration_state == "amended",
+            answer_plan=plan,
+            rules_version=version,
+        )
+    ]
+
+
 _Handler = Callable[[DealState, Any, Context], list[EventPayload]]
 _HANDLERS: dict[str, _Handler] = {
     "ValidateDemand": _validate_demand,
@@ -346,6 +625,13 @@ _HANDLERS: dict[str, _Handler] = {
     "ExtendDeadline": _extend,
     "FireLadderStep": _fire,
     "LapseDeal": _lapse,
+    "ApplyForFinancing": _apply_financing,
+    "RecordDelivery": _record_delivery,
+    "RecordPartnerAnswer": _record_answer,
+    "ExpireCommitment": _expire,
+    "FirePartnerLadderStep": _fire_partner_step,
+    "SignTechnologyContract": _sign_technology_contract,
+    "SubmitRegistration": _submit_registration,
 }
 
 
@@ -502,14 +788,156 @@ def _(p: ev.Escalated, s: DealState, e: Event) -> DealState:
     return _upd(s, fired_steps=(*s.fired_steps, p.step), escalation_level=max(s.escalation_level, p.level))
 
 
+def _with_request(s: DealState, request_id: str, **changes: Any) -> DealState:
+    requests = tuple(r.model_copy(update=changes) if r.request_id == request_id else r for r in s.partner_requests)
+    return _upd(s, partner_requests=requests)
+
+
+@_apply.register
+def _(p: ev.FinancingApplied, s: DealState, e: Event) -> DealState:
+    request = PartnerRequest(
+        request_id=p.application_id,
+        partner_id=p.partner_id,
+        kind=p.partner_kind,
+        amount_fen=p.amount_fen,
+        instrument=p.instrument,
+        requested_at=e.occurred_at,
+        answer_plan=p.answer_plan,
+    )
+    return _upd(s, partner_requests=(*s.partner_requests, request))
+
+
+@_apply.register
+def _(p: ev.PartnerRequestDelivered, s: DealState, e: Event) -> DealState:
+    request = s.partner_request(p.request_id)
+    # An answer may overtake the delivery record (the partner answered before the call returned).
+    if request is not None and request.status == RequestStatus.APPLIED:
+        return _with_request(s, p.request_id, status=RequestStatus.DELIVERED, partner_reference=p.partner_reference)
+    return _with_request(s, p.request_id, partner_reference=p.partner_reference)
+
+
+@_apply.register
+def _(p: ev.PartnerRequestRefused, s: DealState, e: Event) -> DealState:
+    s = _with_request(s, p.request_id, status=RequestStatus.REFUSED, partner_message=p.partner_message)
+    request = s.partner_request(p.request_id)
+    if request is not None and request.kind == PartnerKind.REGISTRATION_OFFICE:
+        s = _upd(s, registration_state=None)  # nothing reached the office: the same contract may be submitted again
+    return s
+
+
+@_apply.register
+def _(p: ev.CommitmentRecorded, s: DealState, e: Event) -> DealState:
+    commitment = Commitment(
+        request_id=p.request_id,
+        partner_id=p.partner_id,
+        answer_id=p.answer_id,
+        instrument=p.instrument,
+        amount_fen=p.amount_fen,
+        conditions=p.conditions,
+        expires_at=p.expires_at,
+    )
+    s = _with_request(s, p.request_id, status=RequestStatus.ANSWERED, decision=Decision.COMMITTED)
+    return _upd(
+        s,
+        firm_commitments=(*s.firm_commitments, commitment),
+        committed_fen=s.committed_fen + p.amount_fen,
+        answer_ids=(*s.answer_ids, p.answer_id),
+    )
+
+
+@_apply.register
+def _(p: ev.FinancingDeclined, s: DealState, e: Event) -> DealState:
+    s = _with_request(s, p.request_id, status=RequestStatus.ANSWERED, decision=Decision.DECLINED, partner_message=p.message)
+    return _upd(s, answer_ids=(*s.answer_ids, p.answer_id))
+
+
+def _drop_commitment(s: DealState, request_id: str, amount_fen: int) -> DealState:
+    return _upd(
+        s,
+        firm_commitments=tuple(c for c in s.firm_commitments if c.request_id != request_id),
+        committed_fen=s.committed_fen - amount_fen,
+    )
+
+
+@_apply.register
+def _(p: ev.CommitmentWithdrawn, s: DealState, e: Event) -> DealState:
+    s = _with_request(s, p.request_id, decision=Decision.WITHDRAWN, partner_message=p.message)
+    return _upd(_drop_commitment(s, p.request_id, p.amount_fen), answer_ids=(*s.answer_ids, p.answer_id))
+
+
+@_apply.register
+def _(p: ev.CommitmentExpired, s: DealState, e: Event) -> DealState:
+    return _drop_commitment(s, p.request_id, p.amount_fen)
+
+
+@_apply.register
+def _(p: ev.PartnerAnswerOverdue, s: DealState, e: Event) -> DealState:
+    request = s.partner_request(p.request_id)
+    fired = (*request.fired_steps, p.step.value) if request else (p.step.value,)
+    return _upd(_with_request(s, p.request_id, fired_steps=fired), escalation_level=max(s.escalation_level, p.level))
+
+
+@_apply.register
+def _(p: ev.TechnologyContractSigned, s: DealState, e: Event) -> DealState:
+    amended = s.technology_contract is not None
+    return _upd(
+        s,
+        technology_contract=p.contract,
+        contract=p.contract.summary(),
+        registration_state="amended" if amended else None,
+    )
+
+
+@_apply.register
+def _(p: ev.RegistrationSubmitted, s: DealState, e: Event) -> DealState:
+    request = PartnerRequest(
+        request_id=p.submission_id,
+        partner_id=p.partner_id,
+        kind=PartnerKind.REGISTRATION_OFFICE,
+        amount_fen=p.total_value_fen,
+        expert_review=p.expert_review,
+        requested_at=e.occurred_at,
+        answer_plan=p.answer_plan,
+    )
+    return _upd(s, partner_requests=(*s.partner_requests, request), registration_state="submitted", registration_reasons=())
+
+
+@_apply.register
+def _(p: ev.RegistrationCorrectionRequested, s: DealState, e: Event) -> DealState:
+    s = _with_request(
+        s, p.submission_id, status=RequestStatus.ANSWERED, decision=Decision.CORRECTION_REQUESTED, partner_message=p.message
+    )
+    return _upd(
+        s, registration_state="correction_requested", registration_reasons=p.reason_codes, answer_ids=(*s.answer_ids, p.answer_id)
+    )
+
+
+@_apply.register
+def _(p: ev.RegistrationRefused, s: DealState, e: Event) -> DealState:
+    s = _with_request(s, p.submission_id, status=RequestStatus.ANSWERED, decision=Decision.REFUSED, partner_message=p.message)
+    return _upd(s, registration_state="refused", registration_reasons=p.reason_codes, answer_ids=(*s.answer_ids, p.answer_id))
+
+
+@_apply.register
+def _(p: ev.ContractRegistrationRecorded, s: DealState, e: Event) -> DealState:
+    s = _with_request(s, p.submission_id, status=RequestStatus.ANSWERED, decision=Decision.REGISTERED)
+    return _upd(s, registration_state="registered", answer_ids=(*s.answer_ids, p.answer_id))
+
+
 # ------------------------------------------------------------------------------------------ timers, plans
 
 
 class Due(NamedTuple):
-    """The next thing a deal's own clock will do: fire a ladder step, or (step None) lapse the deal."""
+    """The next thing a deal's own clock will do: fire a ladder step, or (step None) lapse the deal.
+
+    With `request_id` set (partners): the step of that partner request's answer ladder, or with `expiry`
+    the expiry of the commitment answering it.
+    """
 
     at: datetime
     step: LadderStep | None
+    request_id: str | None = None
+    expiry: bool = False
 
 
 def next_due(state: DealState) -> Due | None:
@@ -519,7 +947,47 @@ def next_due(state: DealState) -> Due | None:
     pending.sort(key=lambda d: (d.at, LADDER_PERCENT[d.step] if d.step else 0))
     assert state.last_activity_at is not None
     lapse = Due(state.last_activity_at + timedelta(days=state.plan.inactivity_lapse_days), None)
-    return min([*pending[:1], lapse], key=lambda d: d.at)
+    # A deal without partner requests (every deal recorded before PARTNERS_PATCH) has exactly the old clock.
+    return min([*pending[:1], lapse, *_partner_dues(state)], key=lambda d: d.at)
+
+
+def _partner_dues(state: DealState) -> list[Due]:
+    if not state.partner_requests:
+        return []
+    out: list[Due] = []
+    for r in state.partner_requests:
+        if _request_ladder_open(state, r):
+            assert r.answer_plan is not None
+            steps = [s for s in r.answer_plan.steps if s.step.value not in r.fired_steps]
+            if steps:
+                first = min(steps, key=lambda s: (s.due_at, LADDER_PERCENT[s.step]))
+                out.append(Due(first.due_at, first.step, r.request_id))
+    if _commitments_binding_open(state):
+        out += [Due(c.expires_at, None, c.request_id, True) for c in state.firm_commitments if c.expires_at is not None]
+    return out
+
+
+def answer_plan_request(state: DealState, new_events: Sequence[Event]) -> AnswerPlanRequest | None:
+    """The partner answer deadline `new_events` need before they can be recorded, or None."""
+    for e in new_events:
+        p = e.payload
+        if isinstance(p, ev.FinancingApplied) and p.answer_plan is None:
+            return AnswerPlanRequest(
+                deal_id=e.deal_id,
+                request_id=p.application_id,
+                kind=p.partner_kind,
+                amount_fen=p.amount_fen,
+                started_at=e.occurred_at,
+            )
+        if isinstance(p, ev.RegistrationSubmitted) and p.answer_plan is None:
+            return AnswerPlanRequest(
+                deal_id=e.deal_id,
+                request_id=p.submission_id,
+                kind=PartnerKind.REGISTRATION_OFFICE,
+                amount_fen=p.total_value_fen,
+                started_at=e.occurred_at,
+            )
+    return None
 
 
 def plan_request(state: DealState, new_events: Sequence[Event]) -> PlanRequest | None:
@@ -547,7 +1015,7 @@ def allowed_commands(state: DealState, actor: Actor | None = None) -> list[str]:
         return []
     offered: list[str] = []
     for command_type, stages in _STAGE_OF.items():
-        if command_type in _SYSTEM_COMMANDS or (stages is not None and state.stage not in stages):
+        if command_type in _SYSTEM_COMMANDS | _PARTNER_ONLY_COMMANDS or (stages is not None and state.stage not in stages):
             continue
         if not _precondition(state, command_type):
             continue
@@ -572,6 +1040,16 @@ def _precondition(state: DealState, command_type: str) -> bool:
             return state.contract is None and state.match is not None and state.terms is not None
         case "RegisterContract":
             return state.contract is not None
+        case "SignTechnologyContract":
+            fresh = state.contract is None and state.technology_contract is None
+            amend = state.technology_contract is not None and state.registration_state in ("correction_requested", "refused")
+            return state.match is not None and state.terms is not None and (fresh or amend)
+        case "SubmitRegistration":
+            return (
+                state.technology_contract is not None
+                and state.open_submission is None
+                and state.registration_state in (None, "amended")
+            )
         case "ExtendDeadline":
             return state.plan is not None
         case _:

@@ -11,6 +11,8 @@ from pydantic import Field
 
 from domain.actors import Actor
 from domain.parties import AchievementRef, Broker, Centre, Contract, Demand, Fen, Model, Terms
+from domain.partners import Decision, PartnerKind, TechnologyContract
+from domain.partners import Instrument as Instrument  # re-exported: older modules import it from here
 from domain.sla import DeadlinePlan, LadderStep
 from domain.stages import Stage
 
@@ -36,13 +38,6 @@ class Candidate(Model):
     achievement: AchievementRef
     score: float = Field(ge=0)
     reasons: tuple[str, ...] = ()
-
-
-class Instrument(StrEnum):
-    LOAN = "loan"
-    GUARANTEE = "guarantee"
-    EQUITY = "equity"
-    GRANT = "grant"
 
 
 class DealOpened(Model):
@@ -162,6 +157,129 @@ class Escalated(Model):
     recipient_centre_id: str
 
 
+# ----------------------------------------------------------------- partners (since PARTNERS_PATCH)
+
+
+class FinancingApplied(Model):
+    """The broker applied to an investor; the answer deadline (working days, from the rules) is recorded here."""
+
+    type: Literal["FinancingApplied"] = "FinancingApplied"
+    application_id: str
+    partner_id: str
+    partner_kind: PartnerKind
+    instrument: Instrument
+    amount_fen: Fen
+    note: str = ""
+    answer_plan: DeadlinePlan | None
+    rules_version: str | None
+
+
+class PartnerRequestDelivered(Model):
+    type: Literal["PartnerRequestDelivered"] = "PartnerRequestDelivered"
+    request_id: str
+    partner_reference: str
+
+
+class PartnerRequestRefused(Model):
+    """The partner refused the request itself (HTTP 4xx, or unreachable past the retry budget); its words kept."""
+
+    type: Literal["PartnerRequestRefused"] = "PartnerRequestRefused"
+    request_id: str
+    status_code: int | None
+    partner_message: str
+
+
+class CommitmentRecorded(Model):
+    type: Literal["CommitmentRecorded"] = "CommitmentRecorded"
+    request_id: str
+    answer_id: str
+    partner_id: str
+    instrument: Instrument
+    amount_fen: Fen
+    conditions: str = ""
+    expires_at: datetime | None = None
+
+
+class FinancingDeclined(Model):
+    type: Literal["FinancingDeclined"] = "FinancingDeclined"
+    request_id: str
+    answer_id: str
+    partner_id: str
+    message: str = ""
+
+
+class CommitmentWithdrawn(Model):
+    type: Literal["CommitmentWithdrawn"] = "CommitmentWithdrawn"
+    request_id: str
+    answer_id: str
+    partner_id: str
+    amount_fen: Fen
+    message: str = ""
+
+
+class CommitmentExpired(Model):
+    type: Literal["CommitmentExpired"] = "CommitmentExpired"
+    request_id: str
+    partner_id: str
+    amount_fen: Fen
+    expired_at: datetime
+
+
+class PartnerAnswerOverdue(Model):
+    """A step of a partner request's own reminder/escalation ladder (same percentages and levels as a stage)."""
+
+    type: Literal["PartnerAnswerOverdue"] = "PartnerAnswerOverdue"
+    request_id: str
+    partner_id: str
+    step: LadderStep
+    level: Literal[0, 1, 2]
+    recipient_id: str = Field(description="the broker for reminders, else the centre or the hub")
+
+
+class TechnologyContractSigned(Model):
+    """The full contract (parties, codes, both values, schedule, both signatures); ContractSigned stays the short one."""
+
+    type: Literal["TechnologyContractSigned"] = "TechnologyContractSigned"
+    contract: TechnologyContract
+
+
+class RegistrationSubmitted(Model):
+    type: Literal["RegistrationSubmitted"] = "RegistrationSubmitted"
+    submission_id: str
+    partner_id: str
+    contract_no: str
+    total_value_fen: Fen
+    expert_review: bool = Field(description="the contract's value is at or above the rules' expert-review threshold")
+    resubmission: bool = Field(description="after a correction request: the office's clock restarts here")
+    answer_plan: DeadlinePlan | None
+    rules_version: str | None
+
+
+class RegistrationCorrectionRequested(Model):
+    type: Literal["RegistrationCorrectionRequested"] = "RegistrationCorrectionRequested"
+    submission_id: str
+    answer_id: str
+    reason_codes: tuple[str, ...]
+    message: str = ""
+
+
+class RegistrationRefused(Model):
+    type: Literal["RegistrationRefused"] = "RegistrationRefused"
+    submission_id: str
+    answer_id: str
+    reason_codes: tuple[str, ...]
+    message: str = ""
+
+
+class ContractRegistrationRecorded(Model):
+    """The office registered the contract (followed by ContractRegistered and StageEntered SIGNED)."""
+
+    type: Literal["ContractRegistrationRecorded"] = "ContractRegistrationRecorded"
+    submission_id: str
+    answer_id: str
+    decision: Decision = Decision.REGISTERED
+
+
 EventPayload = Annotated[
     DealOpened
     | StageEntered
@@ -181,7 +299,20 @@ EventPayload = Annotated[
     | BrokerReassigned
     | DeadlineExtended
     | ReminderSent
-    | Escalated,
+    | Escalated
+    | FinancingApplied
+    | PartnerRequestDelivered
+    | PartnerRequestRefused
+    | CommitmentRecorded
+    | FinancingDeclined
+    | CommitmentWithdrawn
+    | CommitmentExpired
+    | PartnerAnswerOverdue
+    | TechnologyContractSigned
+    | RegistrationSubmitted
+    | RegistrationCorrectionRequested
+    | RegistrationRefused
+    | ContractRegistrationRecorded,
     Field(discriminator="type"),
 ]
 

@@ -11,10 +11,12 @@ from datetime import datetime
 
 from pydantic import Field
 
+from domain import events as ev
 from domain.actors import Role
 from domain.decider import next_due
-from domain.events import Candidate, Escalated, Event, ReminderSent
+from domain.events import Candidate, Escalated, Event, PartnerAnswerOverdue, ReminderSent
 from domain.parties import Demand, Fen, Model
+from domain.partners import PartnerKind, RequestStatus
 from domain.sla import LADDER_PERCENT, LadderStep
 from domain.stages import Stage, zh
 from domain.state import DealState
@@ -55,6 +57,27 @@ class Notification(Model):
     message: str
 
 
+class PartnerRequestRow(Model):
+    """A row of the `partner_requests` read model: what the callback endpoint checks an answer against."""
+
+    deal_id: str
+    request_id: str
+    partner_id: str
+    kind: PartnerKind
+    status: RequestStatus
+    last_seq: int
+
+
+class PartnerAnswerRow(Model):
+    """A row of `partner_answers`: an answer id already recorded by a deal (a repeat is answered "duplicate")."""
+
+    partner_id: str
+    answer_id: str
+    deal_id: str
+    request_id: str
+    seq: int
+
+
 class AppendRequest(Model):
     """Input of the archive activity: new events plus the read-model row and outbox rows they imply."""
 
@@ -62,6 +85,8 @@ class AppendRequest(Model):
     events: tuple[Event, ...]
     summary: DealSummary
     notifications: tuple[Notification, ...] = ()
+    partner_requests: tuple[PartnerRequestRow, ...] = ()
+    partner_answers: tuple[PartnerAnswerRow, ...] = ()
 
 
 def summarize(state: DealState) -> DealSummary:
@@ -122,7 +147,77 @@ def notifications(state: DealState, new_events: Iterable[Event]) -> list[Notific
                     message=f"{p.level} 级升级：案件「{title}」的{zh(p.stage)}阶段已超期（{LADDER_PERCENT[p.step]}%）",
                 )
             )
+        elif isinstance(p, PartnerAnswerOverdue):
+            role = (Role.BROKER, Role.MANAGER, Role.HUB_ADMIN)[p.level]
+            out.append(
+                Notification(
+                    deal_id=e.deal_id,
+                    seq=e.seq,
+                    kind="reminder" if p.level == 0 else "escalation",
+                    recipient_role=role,
+                    recipient_id=p.recipient_id,
+                    message=f"合作方 {p.partner_id} 对案件「{title}」申请 {p.request_id} 的答复已用去 "
+                    f"{LADDER_PERCENT[p.step]}% 的期限，尚未答复",
+                )
+            )
     return out
+
+
+_REQUEST_EVENTS = (
+    ev.FinancingApplied,
+    ev.PartnerRequestDelivered,
+    ev.PartnerRequestRefused,
+    ev.CommitmentRecorded,
+    ev.FinancingDeclined,
+    ev.CommitmentWithdrawn,
+    ev.RegistrationSubmitted,
+    ev.RegistrationCorrectionRequested,
+    ev.RegistrationRefused,
+    ev.ContractRegistrationRecorded,
+)
+
+
+def _request_id_of(p: object) -> str:
+    for name in ("application_id", "submission_id", "request_id"):
+        value = getattr(p, name, None)
+        if isinstance(value, str):
+            return value
+    raise TypeError(f"{type(p).__name__} names no partner request")
+
+
+def partner_rows(after: DealState, new_events: Iterable[Event]) -> tuple[list[PartnerRequestRow], list[PartnerAnswerRow]]:
+    """The partner read-model rows `new_events` change (`after`: the state once they are applied)."""
+    touched: dict[str, int] = {}
+    answers: list[PartnerAnswerRow] = []
+    for e in new_events:
+        p = e.payload
+        if not isinstance(p, _REQUEST_EVENTS):
+            continue
+        request_id = _request_id_of(p)
+        touched[request_id] = e.seq
+        answer_id = getattr(p, "answer_id", None)
+        request = after.partner_request(request_id)
+        if answer_id and request is not None:
+            answers.append(
+                PartnerAnswerRow(
+                    partner_id=request.partner_id, answer_id=answer_id, deal_id=e.deal_id, request_id=request_id, seq=e.seq
+                )
+            )
+    rows = []
+    for request_id, seq in touched.items():
+        request = after.partner_request(request_id)
+        if request is not None:
+            rows.append(
+                PartnerRequestRow(
+                    deal_id=after.deal_id,
+                    request_id=request_id,
+                    partner_id=request.partner_id,
+                    kind=request.kind,
+                    status=request.status,
+                    last_seq=seq,
+                )
+            )
+    return rows, answers
 
 
 class KeepClosedRequest(Model):

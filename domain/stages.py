@@ -39,6 +39,8 @@ LEGAL_TRANSITIONS: frozenset[tuple[Stage, Stage]] = frozenset(
         (Stage.BROKERING, Stage.FINANCING),
         (Stage.FINANCING, Stage.SIGNING),
         (Stage.SIGNING, Stage.SIGNED),
+        # A commitment that expires before the contract is signed reopens the financing gap (PARTNERS_PATCH).
+        (Stage.SIGNING, Stage.FINANCING),
     }
     | {(s, Stage.WITHDRAWN) for s in OPEN_STAGES}
     | {(s, Stage.LAPSED) for s in OPEN_STAGES}

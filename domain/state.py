@@ -6,6 +6,7 @@ from datetime import datetime
 
 from domain.events import Candidate, DeclineReason, FinancingCommitted, Side
 from domain.parties import AchievementRef, Broker, Centre, Contract, Demand, Model, Terms
+from domain.partners import Commitment, PartnerKind, PartnerRequest, TechnologyContract
 from domain.sla import DeadlinePlan, LadderStep
 from domain.stages import TERMINAL_STAGES, Stage
 
@@ -40,6 +41,13 @@ class DealState(Model):
     contract: Contract | None = None
     registration_number: str | None = None
     closing_reason: str | None = None
+    # Partners (since PARTNERS_PATCH): requests to investors and the registration office, their answers.
+    partner_requests: tuple[PartnerRequest, ...] = ()
+    firm_commitments: tuple[Commitment, ...] = ()  # from partner answers; committed_fen includes them
+    answer_ids: tuple[str, ...] = ()  # every partner answer id recorded, so a repeat changes nothing
+    technology_contract: TechnologyContract | None = None
+    registration_state: str | None = None  # submitted | correction_requested | refused | amended | registered
+    registration_reasons: tuple[str, ...] = ()  # the office's reason codes of its last correction or refusal
     opened_at: datetime | None = None
     last_event_at: datetime | None = None
     last_activity_at: datetime | None = None  # last event not caused by a timer: inactivity counts from here
@@ -51,6 +59,17 @@ class DealState(Model):
     @property
     def financing_need_fen(self) -> int:
         return self.demand.financing_need_fen if self.demand else 0
+
+    def partner_request(self, request_id: str) -> PartnerRequest | None:
+        return next((r for r in self.partner_requests if r.request_id == request_id), None)
+
+    def commitment(self, request_id: str) -> Commitment | None:
+        return next((c for c in self.firm_commitments if c.request_id == request_id), None)
+
+    @property
+    def open_submission(self) -> PartnerRequest | None:
+        """The registration submission the office has not answered yet."""
+        return next((r for r in self.partner_requests if r.kind == PartnerKind.REGISTRATION_OFFICE and r.awaiting_answer), None)
 
     def candidate(self, achievement_id: str) -> Candidate | None:
         return next((c for c in self.candidates if c.achievement.achievement_id == achievement_id), None)

@@ -25,6 +25,7 @@ from kuayue.devserver import DevServerError, DevServerOptions, start_dev_server
 from kuayue.logging import configure_logging
 from kuayue.open_call_commands import add_open_call_command
 from kuayue.registry_commands import add_demo_data_command, add_registry_command
+from kuayue.roadshow_commands import add_roadshow_command
 from kuayue.settings import LOG_FORMATS, ConfigurationError, Settings
 from kuayue.temporal import SearchAttributeConflict
 from kuayue.web_commands import add_user_command, add_web_command
@@ -59,6 +60,19 @@ def add_dev_server_command(subcommands: Subcommands) -> None:
     parser.set_defaults(handler=_run_dev_server)
 
 
+def add_partner_sim_command(subcommands: Subcommands) -> None:
+    from partnersim.__main__ import add_arguments, run
+
+    parser = subcommands.add_parser(
+        "partner-sim",
+        help="run the partner simulator (bank, guarantee firm, fund, registration office) in the foreground",
+        description="Run the partner simulator for the partners of the partner directory file; it answers Kuayue's "
+        "requests with signed callbacks. `kuayue up` starts one by itself.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
 # Every command `kuayue` offers, in the order `--help` lists them.
 COMMANDS: list[CommandInstaller] = [
     add_up_command,
@@ -71,6 +85,8 @@ COMMANDS: list[CommandInstaller] = [
     add_audit_command,
     add_web_command,
     add_user_command,
+    add_partner_sim_command,
+    add_roadshow_command,
 ]
 
 

@@ -20,6 +20,14 @@ from temporalio.client import Client
 import starter
 from kuayue.devserver import DevServerOptions, start_dev_server
 from kuayue.logging import configure_logging
+from kuayue.partners import (
+    PARTNERS_FILE_ENV,
+    PartnerDirectory,
+    load_partner_directory,
+    partners_file,
+    simulated_directory,
+    write_partner_directory,
+)
 from kuayue.settings import REPO_ROOT, Settings
 from kuayue.temporal import connect
 from worker import build_worker, ensure_history_schedule
@@ -29,6 +37,7 @@ log = structlog.stdlib.get_logger(__name__)
 
 EXAMPLE_DEALS = REPO_ROOT / "examples" / "deals"
 EXAMPLE_REGISTRY = REPO_ROOT / "examples" / "registry"
+SIM_PORT = 8100
 
 
 async def up(settings: Settings | None = None, examples: Path = EXAMPLE_DEALS) -> int:
@@ -40,12 +49,20 @@ async def up(settings: Settings | None = None, examples: Path = EXAMPLE_DEALS) -
         loop.add_signal_handler(sig, stop.set)
 
     server = await start_dev_server(DevServerOptions.for_settings(settings))
+    web_port = int(os.environ.get("KUAYUE_WEB_PORT") or 8000)
+    partners, simulated = _partner_directory(settings)
     try:
         client = await connect(settings, target_host=server.address)
-        worker = build_worker(client, settings.task_queue, settings.database_url)
+        worker = build_worker(
+            client,
+            settings.task_queue,
+            settings.database_url,
+            partners=partners,
+            callback_base_url=os.environ.get("KUAYUE_CALLBACK_BASE_URL") or f"http://127.0.0.1:{web_port}",
+        )
         await ensure_history_schedule(client, settings.task_queue)
         await _load_demo_registries(settings)
-        async with worker:
+        async with worker, _partner_simulator(partners if simulated else {}):
             actor = starter.parse_actor(starter.DEFAULT_ACTOR)
             for path in sorted(examples.glob("*.json")):
                 command = starter.load_open_command(path, actor)
@@ -56,7 +73,7 @@ async def up(settings: Settings | None = None, examples: Path = EXAMPLE_DEALS) -
                     if e.code != "deal_exists":
                         raise
                     print(f"  已恢复案件 {command.deal_id}：{command.demand.title}")
-            async with _web_ui(settings, client):
+            async with _web_ui(settings, client, partners):
                 _print_where_to_look(settings, server.ui_url)
                 await stop.wait()
             print("\n正在停止 worker 与 Temporal 开发服务器……")
@@ -87,17 +104,53 @@ async def _load_demo_registries(settings: Settings) -> None:
     print(f"  演示登记库：新增 {report.inserted}，更新 {report.updated}，未变 {report.unchanged}（{seconds:.1f} 秒）")
 
 
+def _partner_directory(settings: Settings) -> tuple[PartnerDirectory, bool]:
+    """The partners, and whether they are the simulator's: without KUAYUE_PARTNERS_FILE, `<data>/partners.json`
+    is written on the first run with the simulator's four partners and fresh random secrets (mode 0600)."""
+    path = partners_file(settings.data_dir)
+    if os.environ.get(PARTNERS_FILE_ENV):
+        return load_partner_directory(path), False
+    if not path.exists():
+        port = int(os.environ.get("KUAYUE_PARTNER_SIM_PORT") or SIM_PORT)
+        write_partner_directory(path, simulated_directory(f"http://127.0.0.1:{port}"))
+    return load_partner_directory(path), True
+
+
 @contextlib.asynccontextmanager
-async def _web_ui(settings: Settings, client: Client) -> AsyncIterator[None]:
+async def _partner_simulator(partners: PartnerDirectory) -> AsyncIterator[None]:
+    """The partner simulator in this process, on the port its directory names (answers after 2 seconds)."""
+    if not partners:
+        yield
+        return
+    from urllib.parse import urlsplit
+
+    from partnersim.app import Behaviour, create_sim_app
+    from web.serve import serving
+
+    port = urlsplit(next(iter(partners.values())).url).port or SIM_PORT
+    try:
+        async with serving(create_sim_app(dict(partners), Behaviour(delay=2.0)), port=port) as sim:
+            print(f"  Partner simulator: {sim.url} (bank, guarantee firm, fund, registration office)")
+            yield
+    except (OSError, SystemExit) as e:
+        print(f"  Partner simulator not started on port {port} ({e!r}); partner calls will be retried.")
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _web_ui(settings: Settings, client: Client, partners: PartnerDirectory) -> AsyncIterator[None]:
     """The web UI in this process on KUAYUE_WEB_PORT (8000); if it cannot start, the rest still runs."""
+    from kuayue.partners import load_registration_rules
+    from web.callbacks import CallbackConfig
     from web.serve import DEFAULT_PORT, build_app, config_from_settings, ensure_demo_admin, serving
 
     config = config_from_settings(settings)
     port = int(os.environ.get("KUAYUE_WEB_PORT") or DEFAULT_PORT)
+    callbacks = CallbackConfig(partners=dict(partners), rules=load_registration_rules()) if partners else None
     async with contextlib.AsyncExitStack() as stack:
         try:
             password = ensure_demo_admin(config)
-            web = await stack.enter_async_context(serving(build_app(config, client), port=port))
+            web = await stack.enter_async_context(serving(build_app(config, client, callbacks), port=port))
         except (OSError, SystemExit) as e:  # uvicorn exits when the port is taken
             print(f"  Web UI not started on port {port} ({e!r}); set KUAYUE_WEB_PORT to a free port.")
         else:
@@ -115,6 +168,7 @@ Kuayue 跨越 is up.
   Temporal Web UI:   {ui}/namespaces/{settings.temporal_namespace}/workflows
                      (deals are workflows "{workflow_id("<deal id>")}", with search attributes KuayueStage, KuayueBroker, …)
   Deals from the CLI: .venv/bin/kuayue deal list        .venv/bin/kuayue deal show JA-2026-001
+  Finance and register the example deals with the partners: .venv/bin/python -m examples.partners_demo
   Read model:        {settings.database_url}
   Data folder:       {settings.data_dir}
 Press Ctrl-C to stop; running again resumes the same deals."""

@@ -96,14 +96,15 @@ def _issue_token(args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings, host: str, port: int) -> int:
     from kuayue.temporal import connect
-    from web.serve import build_app, config_from_settings, serving
+    from web.serve import build_app, callbacks_from_settings, config_from_settings, serving
 
     client = await connect(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with serving(build_app(config_from_settings(settings), client), host, port) as running:
+    app = build_app(config_from_settings(settings), client, callbacks_from_settings(settings))
+    async with serving(app, host, port) as running:
         print(f"Kuayue web UI: {running.url}  (Ctrl-C stops it)", file=sys.stderr)
         await stop.wait()
     return 0

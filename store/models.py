@@ -219,7 +219,7 @@ class DealHistoryRecord(Base):
     """One run of a closed deal's Temporal workflow history, kept beyond the namespace's retention.
 
     `history_zlib` is the history, zlib-compressed, in its `encoding`: 'proto' (the `History` protobuf
-    serialisation, since migration 0008_audit) or 'json' (as `WorkflowHistory.to_json()` writes it, rows kept
+    serialisation, since migration 0009_audit) or 'json' (as `WorkflowHistory.to_json()` writes it, rows kept
     before); `history_sha256` covers the uncompressed bytes, so a load proves it got back what was stored.
     """
 
@@ -402,3 +402,46 @@ class OpenCallRecord(Base):
     winner_bid_id: Mapped[str | None] = mapped_column(String(16))
     last_seq: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PartnerNonceRecord(Base):
+    """A nonce a partner's signed callback used (issue 4): the primary key refuses a replay of the same nonce.
+
+    Rows older than the timestamp window can be deleted: a callback that old is refused by its timestamp anyway.
+    """
+
+    __tablename__ = "partner_nonces"
+    __table_args__ = (Index(None, "seen_at"),)
+
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PartnerRequestRecord(Base):
+    """Read model of the deals' requests to partners (issue 4): the callback endpoint checks answers against it,
+    so it needs neither a worker nor a query to the deal's workflow."""
+
+    __tablename__ = "partner_requests"
+
+    deal_id: Mapped[str] = mapped_column(String, primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    last_seq: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PartnerAnswerRecord(Base):
+    """Partner answer ids a deal has recorded (issue 4): a repeat is answered "duplicate" and not signalled again.
+    Per deal, as the deal itself deduplicates: two deals may receive answers a partner numbered alike."""
+
+    __tablename__ = "partner_answers"
+
+    deal_id: Mapped[str] = mapped_column(String, primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)

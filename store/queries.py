@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from domain.events import Event
 from domain.projection import DealSummary, Notification
 from domain.stages import Stage
-from store.models import Base, DealRecord, EventRecord, NotificationRecord
+from store.models import Base, DealRecord, EventRecord, NotificationRecord, PartnerAnswerRecord, PartnerRequestRecord
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -73,3 +73,13 @@ def notifications_for(
 def _as(model: type[ModelT], record: Base) -> ModelT:
     """A row as a domain model whose fields are named like the row's columns (extra columns are left out)."""
     return model.model_validate({name: getattr(record, name) for name in model.model_fields})
+
+
+def partner_request(session: Session, deal_id: str, request_id: str) -> PartnerRequestRecord | None:
+    """A deal's request to a partner, as the read model has it (None: no such request in that deal)."""
+    return session.get(PartnerRequestRecord, (deal_id, request_id))
+
+
+def answer_recorded(session: Session, deal_id: str, partner_id: str, answer_id: str) -> bool:
+    """Whether the deal has already recorded this partner's answer id."""
+    return session.get(PartnerAnswerRecord, (deal_id, partner_id, answer_id)) is not None

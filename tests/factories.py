@@ -9,9 +9,18 @@ from pathlib import Path
 from domain.actors import Actor, Role
 from domain.commands import OpenDeal
 from domain.events import Candidate
+from domain.identifiers import uscc_check_character
 from domain.parties import AchievementRef, Contract, ContractType, Institution, Terms, TransferMode
+from domain.partners import (
+    AnswerPlan,
+    AnswerPlanRequest,
+    PartnerKind,
+    RegistrationRules,
+    TechnologyContract,
+)
 from domain.sla import LADDER_PERCENT, DeadlinePlan, LadderStep, PlannedStep
 from domain.stages import Stage
+from examples.partners_demo import technology_contract as example_contract
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "deals"
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
@@ -82,3 +91,37 @@ def simple_plan(stage: Stage, started_at: datetime, budget: int = 10, extra: int
 
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+REGISTRATION_RULES_FILE = EXAMPLES.parents[1] / "policy" / "registration-2026.json"
+
+
+def registration_rules() -> RegistrationRules:
+    return RegistrationRules.model_validate_json(REGISTRATION_RULES_FILE.read_bytes())
+
+
+def simple_answer_plan(request: AnswerPlanRequest) -> AnswerPlan:
+    """A partner's answer deadline from the real rules file, on plain calendar days (for pure domain tests)."""
+    rules = registration_rules()
+    expert = request.kind == PartnerKind.REGISTRATION_OFFICE and rules.needs_expert_review(request.amount_fen)
+    if request.kind == PartnerKind.REGISTRATION_OFFICE:
+        days = rules.expert_review_working_days if expert else rules.registration_working_days
+        stage = Stage.SIGNING
+    else:
+        days, stage = rules.answer_working_days[request.kind], Stage.FINANCING
+    return AnswerPlan(
+        request_id=request.request_id,
+        plan=simple_plan(stage, request.started_at, budget=days),
+        expert_review=expert,
+        rules_version=rules.version,
+    )
+
+
+def technology_contract(
+    open_cmd: OpenDeal, value_fen: int = 50_000_000, contract_no: str = "HT-2026-0001", signed_on: date = date(2026, 12, 1)
+) -> TechnologyContract:
+    """A complete contract between the deal's enterprise and an institution, paid in two instalments."""
+    return example_contract(open_cmd, value_fen, contract_no, signed_on)
+
+
+# An illustrative code with a valid check character (GB 32100), not a real institution's.
+INSTITUTION_CREDIT_CODE = "12360000" + "491000001" + uscc_check_character("12360000491000001")

@@ -14,7 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
 import starter
-from web import api, api_open_calls, api_registry, audit_pages, auth, dashboard, notifications, pages
+from web import api, api_open_calls, api_registry, audit_pages, auth, callbacks, dashboard, notifications, pages
 from web.config import WebConfig
 from web.deals import DealNotVisible, Forbidden, Services
 from web.rendering import render
@@ -22,10 +22,19 @@ from web.rendering import render
 SESSION_MAX_AGE = 12 * 3600  # a working day, so a forgotten session does not stay open for weeks
 
 
-def create_app(config: WebConfig, client: Client, sessions: sessionmaker[Session]) -> FastAPI:
-    """The web app on an existing Temporal client and database sessions (its owner opens and closes them)."""
+def create_app(
+    config: WebConfig,
+    client: Client,
+    sessions: sessionmaker[Session],
+    partner_callbacks: callbacks.CallbackConfig | None = None,
+) -> FastAPI:
+    """The web app on an existing Temporal client and database sessions (its owner opens and closes them).
+
+    With `partner_callbacks` (the partner directory and registration rules) it also takes partners' signed callbacks.
+    """
     app = FastAPI(title="Kuayue 跨越", summary="技术转移案件：经纪人工作台与 JSON API")
     app.state.services = Services(sessions=sessions, client=client, config=config)
+    app.state.partner_callbacks = partner_callbacks
     app.add_middleware(
         SessionMiddleware,
         secret_key=config.secret_key,
@@ -44,12 +53,13 @@ def create_app(config: WebConfig, client: Client, sessions: sessionmaker[Session
     for module in (dashboard, notifications):
         app.include_router(module.router)
         app.include_router(module.api_router)
+    app.include_router(callbacks.router)  # authenticated by signature, not by session (partners are machines)
     _install_error_pages(app)
     return app
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(("/api/", "/partners/"))
 
 
 def _refusal(request: Request, status: int, code: str, message: str) -> Response:

@@ -39,6 +39,9 @@ COMMAND_NAMES_ZH: dict[str, str] = {
     "WithdrawDeal": "撤回案件",
     "ReassignBroker": "改派经纪人",
     "ExtendDeadline": "延长期限",
+    "ApplyForFinancing": "提交融资申请",
+    "SignTechnologyContract": "签订技术合同（完整）",
+    "SubmitRegistration": "申请合同认定登记",
 }
 
 

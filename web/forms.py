@@ -35,6 +35,7 @@ INSTRUMENTS: Options = (
     (Instrument.EQUITY.value, "股权投资"),
     (Instrument.GRANT.value, "资助"),
 )
+PARTNER_KINDS: Options = (("bank", "银行"), ("guarantee", "融资担保公司"), ("fund", "基金"))
 TRANSFER_MODES: Options = tuple((m.value, m.value) for m in TransferMode)
 CONTRACT_TYPES: Options = tuple((t.value, t.value) for t in ContractType)
 
@@ -108,6 +109,32 @@ def form_for(command_type: str, state: DealState) -> CommandForm:
             FormField("signed_on", "签订日期", "date"),
         ),
         "RegisterContract": (FormField("registration_number", "登记编号"),),
+        "ApplyForFinancing": (
+            FormField("application_id", "申请编号"),
+            FormField("partner_id", "合作方编号（如 jxbank）"),
+            FormField("partner_kind", "合作方类型", "select", PARTNER_KINDS),
+            FormField("instrument", "方式", "select", INSTRUMENTS),
+            FormField("amount_wan", "申请金额（万元）", "money"),
+            FormField("note", "说明", "textarea", required=False),
+        ),
+        "SignTechnologyContract": (
+            FormField("contract_no", "合同编号"),
+            FormField("contract_type", "合同类型", "select", CONTRACT_TYPES),
+            FormField("assignor_name", "乙方（受托方/让与方）名称"),
+            FormField("assignor_credit_code", "乙方统一社会信用代码"),
+            FormField("total_wan", "合同成交额（万元）", "money"),
+            FormField("technical_wan", "技术交易额（万元）", "money"),
+            FormField("first_wan", "首期付款（万元，余款为第二期）", "money"),
+            FormField("first_due", "首期付款日期", "date"),
+            FormField("second_due", "第二期付款日期", "date"),
+            FormField("signed_on", "签订日期", "date"),
+            FormField("assignee_signatory", "甲方签署人"),
+            FormField("assignor_signatory", "乙方签署人"),
+        ),
+        "SubmitRegistration": (
+            FormField("submission_id", "登记申请编号"),
+            FormField("partner_id", "登记机构编号（如 jxregistry）"),
+        ),
         "WithdrawDeal": (FormField("reason", "撤回理由", "textarea"),),
         "ReassignBroker": (
             FormField("broker_id", "新经纪人账号"),
@@ -168,6 +195,43 @@ def _reassign(f: Form, state: DealState) -> dict[str, Any]:
     return {"broker": broker, "reason": f.get("reason", "")}
 
 
+def _technology_contract(f: Form, state: DealState) -> dict[str, Any]:
+    # The enterprise (甲方) is the deal's own; the form asks only for what the deal does not know.
+    enterprise = state.demand.enterprise if state.demand else None
+    total = fen(f.get("total_wan", ""), "合同成交额")
+    first = fen(f.get("first_wan", ""), "首期付款")
+    signed_on = _day(f.get("signed_on", ""), "签订日期")
+    return {
+        "contract": {
+            "contract_no": f.get("contract_no", "").strip(),
+            "contract_type": f.get("contract_type", ""),
+            "parties": [
+                {
+                    "role": "委托方/受让方",
+                    "name": enterprise.name if enterprise else "",
+                    "credit_code": enterprise.credit_code if enterprise else "",
+                },
+                {
+                    "role": "受托方/让与方",
+                    "name": f.get("assignor_name", "").strip(),
+                    "credit_code": f.get("assignor_credit_code", ""),
+                },
+            ],
+            "total_value_fen": total,
+            "technical_value_fen": fen(f.get("technical_wan", ""), "技术交易额"),
+            "payment_schedule": [
+                {"due_on": _day(f.get("first_due", ""), "首期付款日期"), "amount_fen": first},
+                {"due_on": _day(f.get("second_due", ""), "第二期付款日期"), "amount_fen": max(total - first, 0)},
+            ],
+            "signed_on": signed_on,
+            "signatures": [
+                {"role": "委托方/受让方", "signatory": f.get("assignee_signatory", "").strip(), "signed_on": signed_on},
+                {"role": "受托方/让与方", "signatory": f.get("assignor_signatory", "").strip(), "signed_on": signed_on},
+            ],
+        }
+    }
+
+
 _BUILDERS: dict[str, Callable[[Form, DealState], dict[str, Any]]] = {
     "ValidateDemand": lambda f, s: {"note": f.get("note", "")},
     "ProposeCandidates": _propose,
@@ -193,6 +257,12 @@ _BUILDERS: dict[str, Callable[[Form, DealState], dict[str, Any]]] = {
         }
     },
     "RegisterContract": lambda f, s: {"registration_number": f.get("registration_number", "").strip()},
+    "ApplyForFinancing": lambda f, s: {
+        **{k: f.get(k, "").strip() for k in ("application_id", "partner_id", "partner_kind", "instrument", "note")},
+        "amount_fen": fen(f.get("amount_wan", ""), "申请金额"),
+    },
+    "SignTechnologyContract": _technology_contract,
+    "SubmitRegistration": lambda f, s: {k: f.get(k, "").strip() for k in ("submission_id", "partner_id")},
     "WithdrawDeal": lambda f, s: {"reason": f.get("reason", "")},
     "ReassignBroker": _reassign,
     "ExtendDeadline": lambda f, s: {"working_days": _int(f.get("working_days", ""), "延长工作日"), "reason": f.get("reason", "")},

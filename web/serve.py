@@ -17,6 +17,7 @@ from domain.actors import Role
 from kuayue.settings import Settings
 from store.db import make_engine, make_session_factory, migrate
 from web.app import create_app
+from web.callbacks import CallbackConfig
 from web.config import WebConfig, load_secret_key
 
 DEFAULT_PORT = 8000
@@ -32,10 +33,18 @@ def config_from_settings(settings: Settings) -> WebConfig:
     )
 
 
-def build_app(config: WebConfig, client: Client) -> FastAPI:
+def build_app(config: WebConfig, client: Client, partner_callbacks: CallbackConfig | None = None) -> FastAPI:
     """The app on `config`'s database, migrated to head first (as the worker does)."""
     migrate(config.database_url)
-    return create_app(config, client, make_session_factory(make_engine(config.database_url)))
+    return create_app(config, client, make_session_factory(make_engine(config.database_url)), partner_callbacks)
+
+
+def callbacks_from_settings(settings: Settings) -> CallbackConfig | None:
+    """The partner directory and registration rules for the callback endpoint; None when no partner is configured."""
+    from kuayue.partners import load_partner_directory, load_registration_rules, partners_file
+
+    partners = load_partner_directory(partners_file(settings.data_dir))
+    return CallbackConfig(partners=partners, rules=load_registration_rules()) if partners else None
 
 
 class _Server(uvicorn.Server):

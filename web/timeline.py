@@ -68,4 +68,35 @@ def what(event: Event) -> str:
             return f"提醒经纪人：{STAGE_NAMES_ZH[p.stage]}阶段已用去 {LADDER_PERCENT[p.step]}% 期限"
         case ev.Escalated():
             return f"{p.level} 级升级至 {p.recipient_centre_id}：{STAGE_NAMES_ZH[p.stage]}阶段超期"
+        case ev.FinancingApplied():
+            return f"向 {p.partner_id} 申请融资 {format_wan(p.amount_fen)}（{p.instrument.value}），申请编号 {p.application_id}"
+        case ev.PartnerRequestDelivered():
+            return f"申请 {p.request_id} 已送达合作方，对方编号 {p.partner_reference}"
+        case ev.PartnerRequestRefused():
+            return f"合作方拒收申请 {p.request_id}：{p.partner_message}"
+        case ev.CommitmentRecorded():
+            return f"{p.partner_id} 承诺 {format_wan(p.amount_fen)}（{p.instrument.value}）" + (
+                f"，有效期至 {p.expires_at:%Y-%m-%d}" if p.expires_at else ""
+            )
+        case ev.FinancingDeclined():
+            return f"{p.partner_id} 不予融资（申请 {p.request_id}）{'：' + p.message if p.message else ''}"
+        case ev.CommitmentWithdrawn():
+            return f"{p.partner_id} 撤回承诺 {format_wan(p.amount_fen)}{'：' + p.message if p.message else ''}"
+        case ev.CommitmentExpired():
+            return f"{p.partner_id} 的承诺 {format_wan(p.amount_fen)} 已到期"
+        case ev.PartnerAnswerOverdue():
+            step = f"{LADDER_PERCENT[p.step]}%"
+            return f"合作方 {p.partner_id} 未答复申请 {p.request_id}（期限已用 {step}），通知 {p.recipient_id}"
+        case ev.TechnologyContractSigned():
+            c = p.contract
+            return f"签订{c.contract_type.value}合同 {c.contract_no}，成交额 {format_wan(c.total_value_fen)}，双方已签署"
+        case ev.RegistrationSubmitted():
+            review = "，需专家评审" if p.expert_review else ""
+            return f"{'重新' if p.resubmission else ''}提交认定登记 {p.submission_id}（合同 {p.contract_no}）{review}"
+        case ev.RegistrationCorrectionRequested():
+            return f"登记机构要求补正：{'、'.join(p.reason_codes)}"
+        case ev.RegistrationRefused():
+            return f"登记机构不予登记：{'、'.join(p.reason_codes)}"
+        case ev.ContractRegistrationRecorded():
+            return f"登记申请 {p.submission_id} 获准登记"
     return event.type

@@ -17,13 +17,41 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.actors import MATCHING, TIMER
-    from domain.commands import Command, Context, FireLadderStep, LapseDeal, ProposeCandidates
-    from domain.decider import allowed_commands, decide, fold, next_due, plan_request
+    from domain.actors import MATCHING, PARTNER, TIMER
+    from domain.commands import (
+        Command,
+        Context,
+        ExpireCommitment,
+        FireLadderStep,
+        FirePartnerLadderStep,
+        LapseDeal,
+        ProposeCandidates,
+        RecordDelivery,
+        RecordPartnerAnswer,
+    )
+    from domain.decider import Due, allowed_commands, answer_plan_request, decide, fold, next_due, plan_request
     from domain.errors import DomainError
     from domain.events import Event
-    from domain.projection import AppendRequest, DealSummary, MatchRequest, ProposedShortlist, notifications, summarize
-    from domain.sla import DeadlinePlan, LadderStep
+    from domain.partners import (
+        PARTNER_REFUSED,
+        AnswerPlan,
+        DeliveryReceipt,
+        DeliveryRequest,
+        PartnerAnswer,
+        PartnerKind,
+        PartnerRequest,
+        RequestStatus,
+    )
+    from domain.projection import (
+        AppendRequest,
+        DealSummary,
+        MatchRequest,
+        ProposedShortlist,
+        notifications,
+        partner_rows,
+        summarize,
+    )
+    from domain.sla import DeadlinePlan
     from domain.stages import Stage
     from domain.state import DealState, initial_state, is_terminal
     from workflows import search_attributes as sa
@@ -31,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         ALLOWED_QUERY,
         EVENTS_QUERY,
         EXECUTE_UPDATE,
+        PARTNER_ANSWER_SIGNAL,
         STATE_QUERY,
         WORKFLOW_NAME,
         AllowedRequest,
@@ -41,11 +70,14 @@ with workflow.unsafe.imports_passed_through():
         DealOutcome,
         EventsPage,
         EventsRequest,
+        PartnerAnswerSignal,
     )
 
 ARCHIVE_APPEND = "archive.append"
 DEADLINES_PLAN = "deadlines.plan"
 MATCHING_PROPOSE = "matching.propose"
+PARTNERS_DELIVER = "partners.deliver"
+PARTNERS_PLAN_ANSWER = "partners.plan_answer"
 
 # How many answers and events a run keeps (and hands across continue-as-new); older ones are in the archive.
 # Bounded so the continue-as-new input stays far below Temporal's payload limits (an answer is ~1-2 KB);
@@ -76,6 +108,21 @@ LEAN_COMMANDS_PATCH = "lean-commands-2026-11"
 AUTO_MATCHING_PATCH = "auto-matching-2026-11"
 
 _MATCHING_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=3)
+
+# PARTNERS_PATCH: financing applications and registration submissions are delivered to partners by the
+# `partners.deliver` activity, partners' answers arrive as the `partner_answer` signal, and the deal's clock also
+# fires partner answer ladders and commitment expiries. Histories from before it (v1-v3) have none of these.
+PARTNERS_PATCH = "partners-2026-11"
+
+# A partner that is down is retried with backoff for up to a day; after that the request is recorded as refused
+# ("unreachable") so the broker sees it and can apply elsewhere, instead of a silent wait.
+_PARTNER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=[PARTNER_REFUSED],
+)
+PARTNER_DELIVERY_WINDOW = timedelta(days=1)
 
 
 def _lean() -> bool:
@@ -115,6 +162,8 @@ class DealWorkflow:
         self._timer_at: datetime | None = None
         self._search_attributes: tuple[object, ...] | None = None  # the values last upserted
         self._matched_for: datetime | None = carry.matched_for if carry else None
+        self._inbox: list[PartnerAnswer] = list(carry.inbox) if carry else []
+        self._deliveries: dict[str, asyncio.Task[None]] = {}  # request id -> its delivery, while in flight
         # Commands can arrive in the same task as the start, before the opening events are recorded:
         # they are validated against the deal as it will be once open, and wait for that to happen.
         self._opening: DealState | None = None
@@ -132,8 +181,12 @@ class DealWorkflow:
             except DomainError as e:
                 raise ApplicationError(e.message, type=e.code, non_retryable=True) from e
         while not is_terminal(self._state):
+            if self._inbox:
+                await self._take_answer(self._inbox.pop(0))
+                continue
+            self._start_deliveries()
             if self._should_continue_as_new():
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._deliveries)
                 workflow.continue_as_new(
                     DealInput(
                         carry=Carry(
@@ -141,6 +194,7 @@ class DealWorkflow:
                             answers=tuple(self._answers.values())[-ANSWERS_KEPT:],
                             recent_events=tuple(self._events),
                             matched_for=self._matched_for,
+                            inbox=tuple(self._inbox),
                         ),
                         max_events_per_run=input.max_events_per_run,
                         upsert_search_attributes=input.upsert_search_attributes,
@@ -161,12 +215,12 @@ class DealWorkflow:
         due = next_due(self._state)
         self._changed = False
         if due is not None and due.at <= workflow.now():
-            await self._fire(due.step)
+            await self._fire(due)
             return
         self._arm_timer(due.at if due else None)
         timer = self._timer
         await workflow.wait_condition(
-            lambda: self._changed or self._should_continue_as_new() or (timer is not None and timer.done())
+            lambda: self._changed or bool(self._inbox) or self._should_continue_as_new() or (timer is not None and timer.done())
         )
         if timer is not None and timer.done():
             self._timer, self._timer_at = None, None
@@ -183,7 +237,7 @@ class DealWorkflow:
                     return
                 except TimeoutError:
                     pass
-            await self._fire(due.step)
+            await self._fire(due)
         else:
             await workflow.wait_condition(lambda: self._changed or self._should_continue_as_new())
 
@@ -201,12 +255,24 @@ class DealWorkflow:
             self._timer = asyncio.create_task(asyncio.sleep((at - workflow.now()).total_seconds()))
             self._timer_at = at
 
-    async def _fire(self, step: LadderStep | None) -> None:
+    async def _fire(self, due: Due) -> None:
         """The deal's clock is due: send the ladder step, or lapse the deal after long inactivity."""
         s = self._state
+        step = due.step
         cid = f"timer:{s.stage}:{step or 'lapse'}:{s.seq}"
         command: Command
-        if step is None:
+        if due.request_id is not None:
+            # Partners (PARTNERS_PATCH): a request's answer ladder, or a commitment's expiry.
+            if due.expiry:
+                command = ExpireCommitment(
+                    command_id=f"timer:expiry:{due.request_id}:{s.seq}", actor=TIMER, request_id=due.request_id
+                )
+            else:
+                assert step is not None
+                command = FirePartnerLadderStep(
+                    command_id=f"timer:{due.request_id}:{step}:{s.seq}", actor=TIMER, request_id=due.request_id, step=step
+                )
+        elif step is None:
             assert s.last_activity_at is not None
             days = (workflow.now() - s.last_activity_at).days
             command = LapseDeal(command_id=cid, actor=TIMER, inactive_days=days)
@@ -259,6 +325,88 @@ class DealWorkflow:
         except DomainError as e:
             workflow.logger.info("shortlist no longer applies", extra={"code": e.code, "deal_id": s.deal_id})
 
+    # ------------------------------------------------------------------------------------- partners
+
+    @workflow.signal(name=PARTNER_ANSWER_SIGNAL)
+    def partner_answer(self, signal: PartnerAnswerSignal) -> None:
+        """A partner's authenticated answer; recorded in arrival order by the run loop (a signal cannot be refused)."""
+        self._inbox.append(signal.answer)
+
+    async def _take_answer(self, answer: PartnerAnswer) -> None:
+        if not workflow.patched(PARTNERS_PATCH):
+            workflow.logger.warning("partner answer ignored by pre-partners code", extra={"answer_id": answer.answer_id})
+            return
+        command = RecordPartnerAnswer(command_id=f"answer:{answer.partner_id}:{answer.answer_id}", actor=PARTNER, answer=answer)
+        try:
+            await self._execute(command)
+        except DomainError as e:
+            # Duplicates, answers for requests already settled, or that came after the deal moved on: the
+            # sender cannot be told (it was a signal), so the reason goes to the log, and nothing is recorded.
+            workflow.logger.info(
+                "partner answer not recorded",
+                extra={"code": e.code, "reason": e.message, "answer_id": answer.answer_id, "request_id": answer.request_id},
+            )
+
+    def _start_deliveries(self) -> None:
+        """Deliver every request not yet delivered, each in its own task, so a partner that is down blocks nothing."""
+        pending = [
+            r for r in self._state.partner_requests if r.status == RequestStatus.APPLIED and r.request_id not in self._deliveries
+        ]
+        if not pending or not workflow.patched(PARTNERS_PATCH):
+            return
+        for r in pending:
+            self._deliveries[r.request_id] = asyncio.create_task(self._deliver(r))
+
+    async def _deliver(self, r: PartnerRequest) -> None:
+        s = self._state
+        request = DeliveryRequest(
+            deal_id=s.deal_id,
+            request_id=r.request_id,
+            partner_id=r.partner_id,
+            kind=r.kind,
+            amount_fen=r.amount_fen,
+            instrument=r.instrument,
+            expert_review=r.expert_review,
+            contract=s.technology_contract if r.kind == PartnerKind.REGISTRATION_OFFICE else None,
+        )
+        command: RecordDelivery
+        try:
+            receipt = await workflow.execute_activity(
+                PARTNERS_DELIVER,
+                request,
+                result_type=DeliveryReceipt,
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=PARTNER_DELIVERY_WINDOW,
+                retry_policy=_PARTNER_RETRY,
+            )
+            command = RecordDelivery(
+                command_id=f"delivery:{r.request_id}",
+                actor=PARTNER,
+                request_id=r.request_id,
+                partner_reference=receipt.partner_reference,
+            )
+        except ActivityError as e:
+            cause = e.cause
+            refused = isinstance(cause, ApplicationError) and cause.type == PARTNER_REFUSED
+            status = cause.details[0] if refused and isinstance(cause, ApplicationError) and cause.details else None
+            message = (
+                cause.message if refused and isinstance(cause, ApplicationError) else f"合作方无法送达（已重试至期限）：{cause}"
+            )
+            command = RecordDelivery(
+                command_id=f"delivery:{r.request_id}",
+                actor=PARTNER,
+                request_id=r.request_id,
+                status_code=status if isinstance(status, int) else None,
+                partner_message=message,
+            )
+        try:
+            await self._execute(command)
+        except DomainError as e:
+            workflow.logger.info("delivery outcome not recorded", extra={"code": e.code, "request_id": r.request_id})
+        finally:
+            del self._deliveries[r.request_id]
+            self._changed = True
+
     def _should_continue_as_new(self) -> bool:
         limit = self._input.max_events_per_run
         if limit and self._events_this_run >= limit:
@@ -294,9 +442,16 @@ class DealWorkflow:
             now = workflow.now()
             events = decide(before, command, Context(now=now))
             request = plan_request(before, events)
+            plan: DeadlinePlan | None = None
             if request is not None:
                 plan = await _activity(DEADLINES_PLAN, request, DeadlinePlan, timedelta(seconds=10), _PLAN_RETRY)
                 events = decide(before, command, Context(now=now, plan=plan))
+            answer_request = answer_plan_request(before, events)  # None for everything before PARTNERS_PATCH
+            if answer_request is not None:
+                answer_plan = await _activity(
+                    PARTNERS_PLAN_ANSWER, answer_request, AnswerPlan, timedelta(seconds=10), _PLAN_RETRY
+                )
+                events = decide(before, command, Context(now=now, plan=plan, answer_plan=answer_plan))
             after = fold(events, before)
             summary = summarize(after)
             await self._append(after, events, summary)
@@ -311,11 +466,14 @@ class DealWorkflow:
             return answer
 
     async def _append(self, after: DealState, events: list[Event], summary: DealSummary) -> None:
+        requests, answers = partner_rows(after, events)  # empty for every deal without partner requests
         request = AppendRequest(
             deal_id=after.deal_id,
             events=tuple(events),
             summary=summary,
             notifications=tuple(notifications(after, events)),
+            partner_requests=tuple(requests),
+            partner_answers=tuple(answers),
         )
         try:
             await _activity(ARCHIVE_APPEND, request, None, timedelta(seconds=30), _ARCHIVE_RETRY)

@@ -10,6 +10,7 @@ from domain.actors import Actor
 from domain.commands import Command, OpenDeal
 from domain.events import Event
 from domain.parties import Model
+from domain.partners import PartnerAnswer
 from domain.stages import Stage
 from domain.state import DealState
 
@@ -18,6 +19,7 @@ EXECUTE_UPDATE = "execute"
 STATE_QUERY = "state"
 EVENTS_QUERY = "events"
 ALLOWED_QUERY = "allowed_commands"
+PARTNER_ANSWER_SIGNAL = "partner_answer"
 
 
 def workflow_id(deal_id: str) -> str:
@@ -40,6 +42,7 @@ class Carry(Model):
     answers: tuple[Answer, ...] = ()  # recent answers, for idempotent retries of command ids
     recent_events: tuple[Event, ...] = ()
     matched_for: datetime | None = None  # the MATCHING stage entry the matching engine already ran for
+    inbox: tuple[PartnerAnswer, ...] = ()  # partner answers signalled but not yet recorded
 
 
 class DealInput(Model):
@@ -66,6 +69,12 @@ class EventsPage(Model):
 
 class AllowedRequest(Model):
     actor: Actor | None = None
+
+
+class PartnerAnswerSignal(Model):
+    """A partner's answer, sent by the web layer after it checked the callback's signature, window and nonce."""
+
+    answer: PartnerAnswer
 
 
 class DealOutcome(Model):

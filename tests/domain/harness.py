@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain.commands import Command, Context
-from domain.decider import decide, fold, initial_state, plan_request
+from domain.decider import answer_plan_request, decide, fold, initial_state, plan_request
 from domain.events import Event
 from domain.state import DealState
-from tests.factories import simple_plan
+from tests.factories import simple_answer_plan, simple_plan
 
 
 class PureDeal:
@@ -22,6 +22,9 @@ class PureDeal:
         if request is not None:
             plan = simple_plan(request.stage, request.started_at, extra=request.extra_working_days)
             events = decide(self.state, command, Context(now=now, plan=plan))
+        answer_request = answer_plan_request(self.state, events)
+        if answer_request is not None:
+            events = decide(self.state, command, Context(now=now, answer_plan=simple_answer_plan(answer_request)))
         self.state = fold(events, self.state)
         self.events.extend(events)
         return events

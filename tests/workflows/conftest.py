@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 import starter
 from domain.commands import Command, OpenDeal
@@ -34,9 +35,13 @@ class Kuayue:
     search_attributes: bool = True
     max_events_per_run: int = 0
     started: list[WorkflowHandle[Any, Any]] = field(default_factory=list)
+    worker: Worker | None = None  # the running worker, for tests that stop it
 
     async def open(self, path: Path) -> tuple[OpenDeal, WorkflowHandle[Any, Any]]:
         cmd = open_command(path, deal_id=f"{path.stem[:8]}-{uuid.uuid4().hex[:8]}")
+        return cmd, await self.start(cmd)
+
+    async def start(self, cmd: OpenDeal) -> WorkflowHandle[Any, Any]:
         handle = await starter.start_deal(
             self.client,
             cmd,
@@ -45,7 +50,7 @@ class Kuayue:
             search_attributes=self.search_attributes,
         )
         self.started.append(handle)
-        return cmd, handle
+        return handle
 
     async def end_open_deals(self) -> None:
         """Terminate the test's deals still running, so their timers do not outlive the worker."""
@@ -70,13 +75,15 @@ class Kuayue:
 
 
 @contextlib.asynccontextmanager
-async def running_kuayue(client: Client, db_url: str, task_queue: str | None = None) -> AsyncIterator[Kuayue]:
-    """A real worker on `db_url` and a Kuayue to drive it; the deals still open are ended afterwards."""
+async def running_kuayue(
+    client: Client, db_url: str, task_queue: str | None = None, **worker_options: Any
+) -> AsyncIterator[Kuayue]:
+    """A real worker on `db_url` (`worker_options` go to build_worker) and a Kuayue to drive it; open deals end after."""
     queue = task_queue or f"kuayue-test-{uuid.uuid4()}"
     engine = make_engine(db_url)
     try:
-        async with build_worker(client, queue, db_url):
-            kuayue = Kuayue(client, queue, make_session_factory(engine))
+        async with build_worker(client, queue, db_url, **worker_options) as worker:
+            kuayue = Kuayue(client, queue, make_session_factory(engine), worker=worker)
             yield kuayue
             await kuayue.end_open_deals()
     finally:

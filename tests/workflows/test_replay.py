@@ -12,14 +12,17 @@ from temporalio.worker import Replayer
 from kuayue.temporal import sandbox_runner
 from workflows.deal import DealWorkflow
 from workflows.open_call import OpenCallWorkflow
+from workflows.roadshow import RoadshowWorkflow
 
 HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.json"))
 
 
 def test_there_are_histories_of_every_kind_to_replay() -> None:
     names = {p.name for p in HISTORIES}
-    # v1: before LEAN_COMMANDS_PATCH; v2: after it; v3: after AUTO_MATCHING_PATCH.
-    for version in ("v1", "v2", "v3"):
+    # v1: before LEAN_COMMANDS_PATCH; v2: after it; v3: after AUTO_MATCHING_PATCH; v4: after PARTNERS_PATCH.
+    assert {"v4-partners-run1.json", "v4-partner-ladder-run1.json"} <= names  # partner deliveries, signals, ladders
+    assert "v4-roadshow-run1.json" in names  # RoadshowWorkflow
+    for version in ("v1", "v2", "v3", "v4"):
         assert {
             f"{version}-ladder-run1.json",
             f"{version}-continue-as-new-run2.json",
@@ -33,7 +36,9 @@ def test_there_are_histories_of_every_kind_to_replay() -> None:
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
     replayer = Replayer(
-        workflows=[DealWorkflow, OpenCallWorkflow], workflow_runner=sandbox_runner(), data_converter=pydantic_data_converter
+        workflows=[DealWorkflow, OpenCallWorkflow, RoadshowWorkflow],
+        workflow_runner=sandbox_runner(),
+        data_converter=pydantic_data_converter,
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"

@@ -4,8 +4,8 @@ Rows stored before this revision keep their zlib-compressed JSON and are read as
 are the history's protobuf serialisation, zlib-compressed ('proto'): half the size, parsed ~200 times
 faster, and readable one event at a time, so a large history can be streamed.
 
-Revision ID: 0008_audit
-Revises: 0007_web_read_models
+Revision ID: 0009_audit
+Revises: 0008_partners
 Create Date: 2026-11-26
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_audit"
-down_revision: str | Sequence[str] | None = "0007_web_read_models"
+revision: str = "0009_audit"
+down_revision: str | Sequence[str] | None = "0008_partners"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

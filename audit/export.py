@@ -15,19 +15,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import IO, Any
 
+from google.protobuf.json_format import ParseDict
 from sqlalchemy import distinct, select
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 
 from audit.histories import HistoryUnavailable, load_runs
+from audit.history_codec import JSON_HEAD, JSON_TAIL, json_chunks
 from audit.verify import ChainChecker, verify_deal
 from store.models import EventRecord
 
@@ -44,37 +49,49 @@ def deals_in_period(session: Session, since: datetime, until: datetime) -> list[
 
 
 async def export_bundle(client: Client | None, sessions: sessionmaker[Session], deal_ids: list[str], out: Path) -> Path:
-    """Write the bundle of `deal_ids` to `out` (a directory, or a .zip when the name ends so); returns `out`."""
-    files: dict[str, bytes] = {}
+    """Write the bundle of `deal_ids` to `out` (a directory, or a .zip when the name ends so); returns `out`.
+
+    Every file is streamed into the bundle while its SHA-256 is computed: archived rows are read in batches and
+    a kept history is decompressed and written event by event, so a large deal is never held whole (a run read
+    from Temporal arrives whole from the SDK and is written event by event). The bundle is written under a
+    temporary name and renamed at the end, so a failed export leaves nothing that looks like a bundle.
+    """
     histories: dict[str, dict[str, Any]] = {}
     missing_histories: list[str] = []
     reports = []
-    for deal_id in deal_ids:
-        with sessions() as session:
-            rows = session.execute(select(EventRecord).where(EventRecord.deal_id == deal_id).order_by(EventRecord.seq)).scalars()
-            files[f"deals/{deal_id}/events.jsonl"] = b"".join(_row_line(row) for row in rows)
-            reports.append(verify_deal(session, deal_id))
-        try:
-            runs = await load_runs(client, sessions, deal_id)
-        except HistoryUnavailable:
-            missing_histories.append(deal_id)
-            continue
-        for run in runs:
-            name = f"deals/{deal_id}/history/run-{run.run_index}.json"
-            files[name] = run.history.to_json().encode("utf-8")
-            histories[name] = {"workflow_id": run.history.workflow_id, "run_id": run.run_id, "source": run.source}
-    files["verification.json"] = json.dumps([r.model_dump() for r in reports], ensure_ascii=False, indent=2).encode("utf-8")
-    manifest = {
-        "format": FORMAT,
-        "created_at": datetime.now(UTC).isoformat(),
-        "deals": deal_ids,
-        "histories": histories,
-        "deals_without_history": missing_histories,
-        "files": {name: _sha256(data) for name, data in sorted(files.items())},
-    }
-    files[MANIFEST] = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
-    files[MANIFEST_SUM] = f"{_sha256(files[MANIFEST])}  {MANIFEST}\n".encode()
-    _write(out, files)
+    with _BundleWriter(out) as writer:
+        for deal_id in deal_ids:
+            with sessions() as session:
+                rows = session.execute(
+                    select(EventRecord)
+                    .where(EventRecord.deal_id == deal_id)
+                    .order_by(EventRecord.seq)
+                    .execution_options(yield_per=1_000)
+                ).scalars()
+                writer.write(f"deals/{deal_id}/events.jsonl", (_row_line(row) for row in rows))
+                reports.append(verify_deal(session, deal_id))
+            try:
+                runs = await load_runs(client, sessions, deal_id)
+            except HistoryUnavailable:
+                missing_histories.append(deal_id)
+                continue
+            for run in runs:
+                name = f"deals/{deal_id}/history/run-{run.run_index}.json"
+                writer.write(name, json_chunks(run.iter_events()))
+                histories[name] = {"workflow_id": run.workflow_id, "run_id": run.run_id, "source": run.source}
+        report_bytes = json.dumps([r.model_dump() for r in reports], ensure_ascii=False, indent=2).encode("utf-8")
+        writer.write("verification.json", [report_bytes])
+        manifest = {
+            "format": FORMAT,
+            "created_at": datetime.now(UTC).isoformat(),
+            "deals": deal_ids,
+            "histories": histories,
+            "deals_without_history": missing_histories,
+            "files": dict(sorted(writer.sums.items())),
+        }
+        manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8")
+        writer.write(MANIFEST, [manifest_bytes])
+        writer.write(MANIFEST_SUM, [f"{_sha256(manifest_bytes)}  {MANIFEST}\n".encode()])
     return out
 
 
@@ -89,17 +106,51 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write(out: Path, files: dict[str, bytes]) -> None:
-    if out.suffix == ".zip":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, data in files.items():
-                archive.writestr(name, data)
-        return
-    for name, data in files.items():
-        path = out / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+class _BundleWriter:
+    """Streams files into a directory or a .zip under a temporary name; renamed to `out` only on success."""
+
+    def __init__(self, out: Path) -> None:
+        self._out = out
+        self._partial = out.with_name(out.name + ".partial")
+        self._zip: zipfile.ZipFile | None = None
+        self.sums: dict[str, str] = {}
+
+    def __enter__(self) -> _BundleWriter:
+        if self._out.exists():
+            raise FileExistsError(f"{self._out} exists already; choose a new name for the bundle")
+        self._partial.parent.mkdir(parents=True, exist_ok=True)
+        if self._out.suffix == ".zip":
+            self._zip = zipfile.ZipFile(self._partial, "w", compression=zipfile.ZIP_DEFLATED)
+        else:
+            self._partial.mkdir()
+        return self
+
+    def write(self, name: str, chunks: Iterable[bytes]) -> None:
+        digest = hashlib.sha256()
+        if self._zip is not None:
+            with self._zip.open(name, "w", force_zip64=True) as target:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    target.write(chunk)
+        else:
+            path = self._partial / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as target:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    target.write(chunk)
+        if name not in (MANIFEST, MANIFEST_SUM):
+            self.sums[name] = digest.hexdigest()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        if self._zip is not None:
+            self._zip.close()
+        if kind is None:
+            self._partial.rename(self._out)
+        elif self._partial.is_dir():
+            shutil.rmtree(self._partial)
+        else:
+            self._partial.unlink(missing_ok=True)
 
 
 class _Bundle:
@@ -116,6 +167,16 @@ class _Bundle:
 
     def read(self, name: str) -> bytes:
         return self._zip.read(name) if self._zip is not None else (self._path / name).read_bytes()
+
+    def open(self, name: str) -> IO[bytes]:
+        return self._zip.open(name) if self._zip is not None else (self._path / name).open("rb")
+
+    def sha256(self, name: str) -> str:
+        digest = hashlib.sha256()
+        with self.open(name) as data:
+            while chunk := data.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -163,19 +224,23 @@ def _verify_bundle(bundle: _Bundle) -> list[str]:
     for name, expected in sorted(listed.items()):
         if name not in names:
             problems.append(f"{name}: listed in the manifest but missing")
-        elif (actual := _sha256(bundle.read(name))) != expected:
+        elif (actual := bundle.sha256(name)) != expected:
             problems.append(f"{name}: SHA-256 {actual} differs from the manifest's {expected}")
+    # Files are read line by line below, so a large deal is checked without holding its files.
     for name in sorted(n for n in listed if n.endswith("/events.jsonl") and n in names):
-        problems.extend(_chain_problems(name, bundle.read(name)))
+        with bundle.open(name) as data:
+            problems.extend(_chain_problems(name, data))
     for name, run in sorted(manifest.get("histories", {}).items()):
         if name in names:
-            problems.extend(_history_problems(name, run, bundle.read(name)))
+            with bundle.open(name) as data:
+                problems.extend(_history_problems(name, run, data))
     return problems
 
 
-def _chain_problems(name: str, data: bytes) -> Iterator[str]:
+def _chain_problems(name: str, data: IO[bytes]) -> Iterator[str]:
     checker = ChainChecker(name)
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+    for number, raw in enumerate(data, start=1):
+        line = raw.decode("utf-8", "replace")
         try:
             values = json.loads(line)
             fields = {k: values[k] for k in _ROW_FIELDS}
@@ -185,10 +250,29 @@ def _chain_problems(name: str, data: bytes) -> Iterator[str]:
     yield from (f"{name}: {p.describe()}" for p in checker.report.problems)
 
 
-def _history_problems(name: str, run: dict[str, Any], data: bytes) -> Iterator[str]:
+def _history_problems(name: str, run: dict[str, Any], data: IO[bytes]) -> Iterator[str]:
+    """Whether the file is the history of the run the manifest names; read event by event in the form `json_chunks`
+    writes (one event a line), whole in any other JSON form (bundles written before)."""
     try:
-        history = WorkflowHistory.from_json(run["workflow_id"], data.decode("utf-8"))
-        if history.run_id != run["run_id"]:
-            yield f"{name}: history of run {history.run_id}, but the manifest says {run['run_id']}"
+        first_line = data.readline()
+        if first_line.strip() == JSON_HEAD:
+            first = next(_events_by_line(data), None)
+            run_id = first.workflow_execution_started_event_attributes.original_execution_run_id if first else ""
+            for _ in _events_by_line(data):
+                pass  # every event must parse
+        else:
+            history = WorkflowHistory.from_json(run["workflow_id"], (first_line + data.read()).decode("utf-8"))
+            run_id = history.run_id
+        if run_id != run["run_id"]:
+            yield f"{name}: history of run {run_id}, but the manifest says {run['run_id']}"
     except Exception as exc:  # any parse failure is a finding, whatever the protobuf layer raises
         yield f"{name}: not a readable Temporal history ({type(exc).__name__}: {exc})"
+
+
+def _events_by_line(data: IO[bytes]) -> Iterator[HistoryEvent]:
+    for raw in data:
+        line = raw.strip().removesuffix(b",")
+        if line == JSON_TAIL:
+            return
+        yield ParseDict(json.loads(line), HistoryEvent())
+    raise ValueError("the history ends before its closing ]}")

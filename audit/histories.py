@@ -7,8 +7,7 @@ miss a run. Temporal is preferred; a run it no longer has (retention, deletion) 
 
 from __future__ import annotations
 
-import hashlib
-import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, cast
@@ -16,9 +15,12 @@ from typing import Any, Literal, cast
 from sqlalchemy import CursorResult, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
+from audit import history_codec
+from audit.history_codec import StoredHistoryCorrupt as StoredHistoryCorrupt  # raised by loads here
 from store.db import upsert_insert
 from store.models import DealHistoryRecord
 from workflows.messages import workflow_id
@@ -34,27 +36,63 @@ class DealStillOpen(RuntimeError):
     """Only a closed deal's history is kept: an open one still grows."""
 
 
-class StoredHistoryCorrupt(ValueError):
-    """A stored history does not match the SHA-256 recorded when it was stored."""
+@dataclass(frozen=True)
+class StoredHistory:
+    """A kept run as the store holds it: compressed, decoded only when asked (whole, or one event at a time)."""
+
+    workflow_id: str
+    run_id: str
+    status: str
+    blob: bytes
+    encoding: str
+    sha256: str
+    where: str  # names the row in errors
+
+    def decode(self) -> WorkflowHistory:
+        return history_codec.decode(self.workflow_id, self.blob, self.encoding, self.sha256, where=self.where)
+
+    def iter_events(self) -> Iterator[HistoryEvent]:
+        return history_codec.iter_events(self.blob, self.encoding, self.sha256, where=self.where)
 
 
 @dataclass(frozen=True)
 class RunHistory:
-    """One run of a deal's workflow: its index (1 = first run), its history, and where it was read from."""
+    """One run of a deal's workflow: its index (1 = first run), its history, and where it was read from.
+
+    A run read from the store stays compressed until `history` (whole, for the Replayer) or `iter_events`
+    (streamed, for an export) is asked for, so listing a large deal's runs holds no decoded copy.
+    """
 
     deal_id: str
     run_index: int
-    history: WorkflowHistory
+    content: WorkflowHistory | StoredHistory
     source: Source
 
     @property
+    def history(self) -> WorkflowHistory:
+        """The whole history; a stored run is decompressed, parsed and checked on each call."""
+        return self.content if isinstance(self.content, WorkflowHistory) else self.content.decode()
+
+    def iter_events(self) -> Iterator[HistoryEvent]:
+        return iter(self.content.events) if isinstance(self.content, WorkflowHistory) else self.content.iter_events()
+
+    @property
+    def workflow_id(self) -> str:
+        return self.content.workflow_id
+
+    @property
     def run_id(self) -> str:
-        return self.history.run_id
+        return self.content.run_id
 
     @property
     def status(self) -> str:
         """How the run closed (COMPLETED, CONTINUED_AS_NEW, TERMINATED, …), or RUNNING."""
-        return closed_status(self.history)
+        return closed_status(self.content) if isinstance(self.content, WorkflowHistory) else self.content.status
+
+    def previous_run_id(self) -> str | None:
+        """The run this one continues (continue-as-new), from its first event."""
+        first = next(self.iter_events(), None)
+        return (first.workflow_execution_started_event_attributes.continued_execution_run_id or None) if first else None
 
 
 def closed_status(history: WorkflowHistory) -> str:
@@ -62,11 +100,6 @@ def closed_status(history: WorkflowHistory) -> str:
     name = EventType.Name(last).removeprefix("EVENT_TYPE_WORKFLOW_EXECUTION_")
     closing = {"COMPLETED", "FAILED", "TIMED_OUT", "CANCELED", "TERMINATED", "CONTINUED_AS_NEW"}
     return name if name in closing else "RUNNING"
-
-
-def _previous_run_id(history: WorkflowHistory) -> str | None:
-    started = history.events[0].workflow_execution_started_event_attributes
-    return started.continued_execution_run_id or None
 
 
 async def fetch_runs(client: Client, deal_id: str) -> list[RunHistory]:
@@ -94,11 +127,11 @@ async def load_runs(client: Client | None, sessions: sessionmaker[Session], deal
 async def _walk(client: Client, deal_id: str, stored: dict[str, RunHistory]) -> list[RunHistory]:
     """Follow continue-as-new links back from the newest run; a run Temporal lacks is taken from `stored`."""
     wid = workflow_id(deal_id)
-    histories: list[tuple[WorkflowHistory, Source]] = []
+    found: list[tuple[WorkflowHistory | StoredHistory, Source]] = []
     run_id: str | None = None  # None: the newest run
     while True:
         try:
-            histories.append((await client.get_workflow_handle(wid, run_id=run_id).fetch_history(), "temporal"))
+            found.append((await client.get_workflow_handle(wid, run_id=run_id).fetch_history(), "temporal"))
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
@@ -110,32 +143,35 @@ async def _walk(client: Client, deal_id: str, stored: dict[str, RunHistory]) -> 
                 run_id = newest.run_id
             if run_id not in stored:
                 raise HistoryUnavailable(f"deal {deal_id}: run {run_id} is neither in Temporal nor in the store") from err
-            histories.append((stored[run_id].history, "store"))
-        run_id = _previous_run_id(histories[-1][0])
+            found.append((stored[run_id].content, "store"))
+        run_id = RunHistory(deal_id, 0, *found[-1]).previous_run_id()
         if run_id is None:
             break
-    histories.reverse()
-    return [RunHistory(deal_id, i, history, source) for i, (history, source) in enumerate(histories, start=1)]
+    found.reverse()
+    return [RunHistory(deal_id, i, content, source) for i, (content, source) in enumerate(found, start=1)]
 
 
 def stored_runs(sessions: sessionmaker[Session], deal_id: str) -> list[RunHistory]:
-    """The runs kept in `deal_histories`, oldest first, each checked against its stored SHA-256."""
+    """The runs kept in `deal_histories`, oldest first (each is checked against its SHA-256 when read)."""
     with sessions() as session:
-        rows = session.scalars(
-            select(DealHistoryRecord).where(DealHistoryRecord.deal_id == deal_id).order_by(DealHistoryRecord.run_index)
-        ).all()
-        return [RunHistory(deal_id, row.run_index, _decode(row), "store") for row in rows]
+        return stored_runs_of(session, [deal_id]).get(deal_id, [])
 
 
-def _decode(row: DealHistoryRecord) -> WorkflowHistory:
-    text = zlib.decompress(row.history_zlib)
-    digest = hashlib.sha256(text).hexdigest()
-    if digest != row.history_sha256:
-        raise StoredHistoryCorrupt(
-            f"deal {row.deal_id} run {row.run_index} ({row.run_id}): stored history hashes to {digest}, "
-            f"but {row.history_sha256} was recorded when it was stored"
+def stored_runs_of(session: Session, deal_ids: Sequence[str]) -> dict[str, list[RunHistory]]:
+    """The kept runs of several deals in one query, by deal, oldest first (checked against their SHA-256 when read)."""
+    rows = session.scalars(
+        select(DealHistoryRecord)
+        .where(DealHistoryRecord.deal_id.in_(deal_ids))
+        .order_by(DealHistoryRecord.deal_id, DealHistoryRecord.run_index)
+    )
+    found: dict[str, list[RunHistory]] = {}
+    for row in rows:
+        where = f"deal {row.deal_id} run {row.run_index} ({row.run_id})"
+        content = StoredHistory(
+            row.workflow_id, row.run_id, row.status, row.history_zlib, row.encoding, row.history_sha256, where
         )
-    return WorkflowHistory.from_json(row.workflow_id, text.decode("utf-8"))
+        found.setdefault(row.deal_id, []).append(RunHistory(row.deal_id, row.run_index, content, "store"))
+    return found
 
 
 async def keep_history(client: Client, sessions: sessionmaker[Session], deal_id: str) -> int:
@@ -152,18 +188,19 @@ def store_runs(sessions: sessionmaker[Session], runs: list[RunHistory]) -> int:
     inserted = 0
     with sessions.begin() as session:
         for run in runs:
-            text = run.history.to_json().encode("utf-8")
+            encoded = history_codec.encode(run.iter_events())
             statement = (
                 upsert_insert(session, DealHistoryRecord)
                 .values(
                     deal_id=run.deal_id,
-                    workflow_id=run.history.workflow_id,
+                    workflow_id=run.workflow_id,
                     run_id=run.run_id,
                     run_index=run.run_index,
                     status=run.status,
-                    history_zlib=zlib.compress(text, 9),
-                    history_sha256=hashlib.sha256(text).hexdigest(),
-                    event_count=len(run.history.events),
+                    history_zlib=encoded.blob,
+                    encoding="proto",
+                    history_sha256=encoded.sha256,
+                    event_count=encoded.event_count,
                     stored_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["workflow_id", "run_id"])

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuayue.settings import Settings
 
 if TYPE_CHECKING:
+    from audit.rederive import Rederivation
     from kuayue.cli import Subcommands
 
 AsyncHandler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
@@ -31,7 +34,17 @@ def add_audit_command(subcommands: Subcommands) -> None:
         return parser
 
     deal_parser("replay", "replay every run of the deal with today's workflow code (回放)", _replay)
-    deal_parser("rederive", "re-derive the deal's events from its history and compare with the archive (重新推导)", _rederive)
+    rederive = audit.add_parser(
+        "rederive", help="re-derive the deal's events from its history and compare with the archive (重新推导)"
+    )
+    rederive.add_argument("deal_id", nargs="?")
+    rederive.add_argument("--all-kept", action="store_true", help="every deal whose history is kept in the store")
+    rederive.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="replay outside the workflow sandbox (faster; the same events and divergences, without the sandbox's call checks)",
+    )
+    rederive.set_defaults(handler=_sync(_rederive))
     deal_parser("keep", "store a closed deal's Temporal history in the database (保存历史)", _keep)
     state = deal_parser("state", "the deal's state as of a seq or a moment, from the archive (某时点状态)", _state)
     state.add_argument("--seq", type=int)
@@ -74,7 +87,17 @@ def _moment(text: str) -> datetime:
 
 
 def _sync(handler: AsyncHandler) -> Callable[[argparse.Namespace], int]:
-    return lambda args: asyncio.run(handler(args))
+    def run(args: argparse.Namespace) -> int:
+        from audit.histories import DealStillOpen, HistoryUnavailable, StoredHistoryCorrupt
+
+        try:
+            return asyncio.run(handler(args))
+        except (HistoryUnavailable, StoredHistoryCorrupt, DealStillOpen) as err:
+            # Findings about the evidence, not crashes: say which deal and run, and fail.
+            print(f"kuayue audit: {err}", file=sys.stderr)
+            return 1
+
+    return run
 
 
 def _sessions(args: argparse.Namespace) -> sessionmaker[Session]:
@@ -86,39 +109,69 @@ def _sessions(args: argparse.Namespace) -> sessionmaker[Session]:
 
 async def _replay(args: argparse.Namespace) -> int:
     from audit.histories import load_runs
+    from audit.rederive import archived_events_of, rederive
     from audit.replay import DealReplayer
     from kuayue.temporal import connect
-
-    runs = await load_runs(await connect(args.settings), _sessions(args), args.deal_id)
-    replays = await DealReplayer().replay([run.history for run in runs])
-    for run, replay in zip(runs, replays, strict=True):
-        verdict = "可回放 replays" if replay.replays else f"不可回放 DIVERGES: {replay.failure}"
-        print(f"run {run.run_index} {run.run_id} ({run.status}, from {run.source}): {verdict}")
-    return 0 if all(r.replays for r in replays) else 1
-
-
-async def _rederive(args: argparse.Namespace) -> int:
-    from audit.histories import load_runs
-    from audit.rederive import rederive
-    from audit.replay import DealReplayer
-    from kuayue.temporal import connect
-    from store.queries import events_of
 
     sessions = _sessions(args)
     runs = await load_runs(await connect(args.settings), sessions, args.deal_id)
     with sessions() as session:
-        archived = events_of(session, args.deal_id)
+        archived = archived_events_of(session, [args.deal_id]).get(args.deal_id, [])
     result = await rederive(DealReplayer(), runs, archived)
-    for replay in result.runs:
-        if not replay.replays:
-            print(f"run {replay.run_id}: 不可回放 DIVERGES: {replay.failure}")
-    for difference in result.differences:
-        print(difference.describe())
+    for run, replay in zip(runs, result.runs, strict=True):
+        verdict = "可回放 replays" if replay.replays else f"不可回放 DIVERGES: {replay.failure}"
+        print(f"run {run.run_index} {run.run_id} ({run.status}, from {run.source}): {verdict}")
+    _print_heads(result)
+    return 0 if result.replays and not result.head_problems else 1
+
+
+def _print_heads(result: Rederivation) -> None:
+    for head in result.head_problems:
+        print(f"链头不符 HEAD MISMATCH {head.describe()}")
+    agreeing = len(result.heads) - len(result.head_problems)
+    print(f"heads recorded in the history: {len(result.heads)}, agreeing with the archive's hashes: {agreeing}")
+
+
+async def _rederive(args: argparse.Namespace) -> int:
+    from audit.histories import load_runs
+    from audit.rederive import archived_events_of, rederive, rederive_stored
+    from audit.replay import DealReplayer
+    from kuayue.temporal import connect
+    from store.models import DealHistoryRecord
+
+    sessions = _sessions(args)
+    if args.all_kept:
+        with sessions() as session:
+            deal_ids = sorted(set(session.scalars(select(DealHistoryRecord.deal_id))))
+        failing = 0
+        async for result in rederive_stored(DealReplayer(sandboxed=not args.no_sandbox), sessions, deal_ids):
+            if not result.agrees:
+                failing += 1
+                _print_rederivation(result)
+        print(f"{len(deal_ids)} deals with kept histories re-derived; {failing} disagree / {failing} 个案件不一致")
+        return 0 if failing == 0 else 1
+    if args.deal_id is None:
+        print("kuayue audit rederive: give a deal id or --all-kept / 请指定案件或 --all-kept")
+        return 2
+    runs = await load_runs(await connect(args.settings), sessions, args.deal_id)
+    with sessions() as session:
+        archived = archived_events_of(session, [args.deal_id]).get(args.deal_id, [])
+    result = await rederive(DealReplayer(sandboxed=not args.no_sandbox), runs, archived)
+    _print_rederivation(result)
     print(
         f"deal {args.deal_id}: {len(result.events)} events re-derived from {len(runs)} runs, {len(archived)} archived, "
         f"{len(result.differences)} differences — {'一致 agrees' if result.agrees else '不一致 DISAGREES'}"
     )
     return 0 if result.agrees else 1
+
+
+def _print_rederivation(result: Rederivation) -> None:
+    for replay in result.runs:
+        if not replay.replays:
+            print(f"deal {result.deal_id} run {replay.run_id}: 不可回放 DIVERGES: {replay.failure}")
+    for difference in result.differences:
+        print(f"deal {result.deal_id} {difference.describe()}")
+    _print_heads(result)
 
 
 async def _keep(args: argparse.Namespace) -> int:
@@ -167,6 +220,9 @@ async def _export(args: argparse.Namespace) -> int:
             deal_ids += deals_in_period(session, args.since or _EARLIEST, args.until or _LATEST)
     if not deal_ids:
         print("kuayue audit export: give --deal or --since/--until / 请指定案件或时间段")
+        return 2
+    if args.out.exists():
+        print(f"kuayue audit export: {args.out} exists already; give a new name / 目标已存在，请换一个名称")
         return 2
     out = await export_bundle(await connect(args.settings), sessions, sorted(set(deal_ids)), args.out)
     print(f"evidence bundle of {len(set(deal_ids))} deal(s) written to {out} / 证据包已导出")

@@ -218,8 +218,9 @@ class NotificationReadRecord(Base):
 class DealHistoryRecord(Base):
     """One run of a closed deal's Temporal workflow history, kept beyond the namespace's retention.
 
-    `history_zlib` is the history exactly as `WorkflowHistory.to_json()` writes it, zlib-compressed;
-    `history_sha256` covers the uncompressed JSON, so a load proves it got back what was stored.
+    `history_zlib` is the history, zlib-compressed, in its `encoding`: 'proto' (the `History` protobuf
+    serialisation, since migration 0009_audit) or 'json' (as `WorkflowHistory.to_json()` writes it, rows kept
+    before); `history_sha256` covers the uncompressed bytes, so a load proves it got back what was stored.
     """
 
     __tablename__ = "deal_histories"
@@ -235,6 +236,7 @@ class DealHistoryRecord(Base):
     run_index: Mapped[int] = mapped_column(Integer)  # 1 for the first run, +1 per continue-as-new
     status: Mapped[str] = mapped_column(String(32))  # how the run closed: COMPLETED, CONTINUED_AS_NEW, TERMINATED, …
     history_zlib: Mapped[bytes] = mapped_column(LargeBinary)
+    encoding: Mapped[str] = mapped_column(String(16), server_default="json")  # 'proto' or 'json'
     history_sha256: Mapped[str] = mapped_column(String(64))
     event_count: Mapped[int] = mapped_column(Integer)
     stored_at: Mapped[datetime] = mapped_column(UtcDateTime)

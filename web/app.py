@@ -18,6 +18,7 @@ from web import (
     api,
     api_open_calls,
     api_registry,
+    audit_pages,
     auth,
     callbacks,
     dashboard,
@@ -59,6 +60,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(registry_pages.router)
     app.include_router(open_call_pages.router)
+    app.include_router(audit_pages.router)
     app.include_router(api.router)
     app.include_router(api_open_calls.router)
     api_registry.install(app)

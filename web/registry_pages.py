@@ -174,6 +174,7 @@ async def achievement_page(request: Request, achievement_id: str, user: SignedIn
         "declines": declines,
         "names": _names(),
         "maturity": MATURITY_LABELS,
+        "declines_link": _may_read_declines(user, record.institution.centre_id),
     }
     return render(request, "achievement.html", context)
 
@@ -217,6 +218,17 @@ async def _demand_page(
         "command_id": f"web-{uuid.uuid4()}",
     }
     return render(request, "demand.html", context, status_code=status_code)
+
+
+def _may_read_declines(user: User, centre_id: str | None) -> str | None:
+    """The link to the centre's declines page when the user may read it."""
+    if not centre_id:
+        return None
+    try:
+        check_declines_visible(user.actor, centre_id)
+    except Forbidden:
+        return None
+    return f"/centres/{centre_id}/declines"
 
 
 def _record(matcher: Any, kind: Kind, id_: str) -> Achievement | RegisteredDemand:

@@ -121,6 +121,8 @@ async def test_every_new_page_answers_only_what_each_role_may_see_and_do(
 
         declines = await client.get("/centres/jgsu/declines")
         assert declines.status_code == (200 if user in READS_JGSU_DECLINES else 403), user
+        achievement_page = (await client.get(f"/registry/achievements/{ACHIEVEMENT}")).text
+        assert ('href="/centres/jgsu/declines"' in achievement_page) == (user in READS_JGSU_DECLINES), user
 
         csrf = csrf_from(demand)
         # Starting a deal: a wrong value past the role check is refused (422) with its message; an auditor gets 403.
@@ -163,6 +165,15 @@ async def test_every_new_page_answers_only_what_each_role_may_see_and_do(
             assert theirs.status_code == 403 and "只能为本中心的成果揭榜" in theirs.text, user
         await client.aclose()
 
+    # The new pages in English: every read page renders, its headings translated.
+    english = await sign_in(app, "hub-admin")
+    await english.get("/lang/en")
+    headings = ["Demand registry", "Achievement registry", "Demand details", "Achievement details", "By relevance"]
+    headings += ["Open calls", "Minimum readiness", "Why achievements are declined"]
+    for path, heading in zip([*reads, "/centres/jgsu/declines"], headings, strict=True):
+        page = await english.get(path)
+        assert page.status_code == 200 and heading in page.text, path
+    assert "Reasons (part by part)" in (await english.get(f"/registry/demands/{DEMAND}")).text
     assert deal_count(registry_db) == deals_before, "a refused start opened a deal"
     assert len(kuayue.archive(deal)) == events_before, "a refused request recorded something"
     staff = await sign_in(app, "auditor-zhao")

@@ -41,9 +41,12 @@ def browse_achievements(session: Session, filters: Filters, limit: int = 20, off
     if filters.max_price_fen is not None:
         query = query.where(or_(t.asking_price_fen.is_(None), t.asking_price_fen <= filters.max_price_fen))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    query = query.order_by(t.achievement_id)
+    # Without a mode every filter was SQL, so the page starts at its offset in SQL; a mode is checked here.
+    start, offset = (offset, 0) if filters.mode is None else (0, offset)
     found: list[Achievement] = []
     skipped = 0
-    for record in _records(session, query.order_by(t.achievement_id), Achievement):
+    for record in _records(session, query, Achievement, start):
         assert isinstance(record, Achievement)
         if not supply_passes(SupplySide.of(record), filters):
             continue
@@ -68,9 +71,11 @@ def browse_demands(session: Session, filters: Filters, limit: int = 20, offset: 
     if filters.max_price_fen is not None:
         query = query.where(t.budget_max_fen >= filters.max_price_fen)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    query = query.order_by(t.demand_id)
+    start, offset = (offset, 0) if filters.mode is None else (0, offset)
     found: list[RegisteredDemand] = []
     skipped = 0
-    for record in _records(session, query.order_by(t.demand_id), RegisteredDemand):
+    for record in _records(session, query, RegisteredDemand, start):
         assert isinstance(record, RegisteredDemand)
         if not demand_passes(DemandSide.of(record), filters):
             continue
@@ -84,14 +89,13 @@ def browse_demands(session: Session, filters: Filters, limit: int = 20, offset: 
 
 
 def _records(
-    session: Session, query: Select[Any], model: type[Achievement] | type[RegisteredDemand]
+    session: Session, query: Select[Any], model: type[Achievement] | type[RegisteredDemand], start: int
 ) -> Iterator[Achievement | RegisteredDemand]:
-    """The query's records, read `_BATCH` rows at a time (most pages stop after the first batch)."""
-    start = 0
+    """The query's records from row `start`, read `_BATCH` rows at a time (most pages stop after the first batch)."""
     while True:
         texts = list(session.scalars(query.offset(start).limit(_BATCH)))
         for text in texts:
             yield model.model_validate(json.loads(text))
         if len(texts) < _BATCH:
             return
-        start += _BATCH
+        start += len(texts)

@@ -25,7 +25,7 @@ from domain.actors import Role
 from domain.commands import OpenDeal
 from domain.events import Event
 from domain.matching import Filters
-from domain.parties import FEN_PER_WAN, Broker, Centre, CentreLevel, Demand, Enterprise
+from domain.parties import FEN_PER_WAN, Broker, Centre, CentreLevel, Demand, Enterprise, TransferMode
 from domain.registry import MATURITY_LABELS, Achievement, RegisteredDemand
 from registry import records
 from registry.browse import browse_achievements, browse_demands
@@ -45,6 +45,7 @@ router = APIRouter(include_in_schema=False)
 SignedIn = Annotated[User, Depends(page_user)]
 Svc = Annotated[Services, Depends(services)]
 PAGE_SIZE = 20
+MAX_PAGE = 10_000  # 200,000 records; a deeper page is a mistyped URL
 MATCHES = 10
 STARTERS = (Role.BROKER, Role.MANAGER, Role.HUB_ADMIN)
 CENTRE_LEVELS = (
@@ -98,7 +99,7 @@ async def registry_list(
     min_trl: str | None = None,
     mode: str | None = None,
     max_price_wan: str | None = None,
-    page: int = 1,
+    page: str | None = None,
 ) -> Response:
     """Search (with text: best first, with reasons) or browse (without: by registration number) one registry."""
     which = _kind(kind)
@@ -106,15 +107,17 @@ async def registry_list(
     rows: list[Listing] = []
     error = None
     total = 0
-    page = max(page, 1)
+    number = int(page) if page and page.isdigit() and 0 < int(page) <= MAX_PAGE else 1
     try:
+        if page and number == 1 and page != "1":
+            raise BadQuery(f"页码「{page[:20]}」不对；允许 1 到 {MAX_PAGE} 的整数")
         filters = filters_of(industry, region, min_trl, mode, max_price_wan)
         if q is not None and q.strip():
             text = query_text(q)
             rows = await asyncio.to_thread(_search, svc, matcher, which, text, filters)
             total = len(rows)
         else:
-            rows, total = _browse(svc, which, filters, page)
+            rows, total = _browse(svc, which, filters, number)
     except BadQuery as e:
         error = str(e)
     context = {
@@ -122,7 +125,7 @@ async def registry_list(
         "kind": which.value,
         "rows": rows,
         "total": total,
-        "page": page,
+        "page": number,
         "pages": max(1, -(-total // PAGE_SIZE)),
         "searched": bool(q and q.strip()),
         "form": form,
@@ -131,7 +134,7 @@ async def registry_list(
         "industries": _names()["industries"],
         "region_names": _names()["regions"],
         "page_base": f"/registry/{which.value}?" + "".join(f"{urlencode({k: v})}&" for k, v in form.items() if v),
-        "modes": ["转让", "许可", "作价入股", "合作开发", "技术服务"],
+        "modes": [m.value for m in TransferMode],
     }
     return render(request, "registry.html", context, status_code=422 if error else 200)
 

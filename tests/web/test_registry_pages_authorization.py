@@ -202,6 +202,9 @@ async def test_a_broker_starts_a_deal_from_a_demand_for_a_new_centre_by_naming_i
     app, _ = served
     # No deal of ja-centre exists here: the centre's name, level and region are asked for, and checked.
     broker = await sign_in(app, "ja-broker-liu")
+    for bad, message in (("page=abc", "页码「abc」不对"), ("min_trl=12", "允许 1 到 9"), ("q=" + "字" * 2001, "查询内容过长")):
+        answer = await broker.get(f"/registry/achievements?{bad}")
+        assert answer.status_code == 422 and message in answer.text, bad
     page = await broker.get(f"/registry/demands/{DEMAND}")
     assert 'name="centre_name"' in page.text
     refused = await broker.post(

@@ -372,6 +372,8 @@ def _submit(state: OpenCallState, cmd: SubmitBid, ctx: OpenCallContext) -> BidSu
     owner_centre = bid.achievement.institution.centre_id
     if actor.role == Role.SYSTEM:
         raise DomainError("forbidden", f"系统身份 {actor.id} 不能揭榜")
+    if actor.role == Role.AUDITOR:
+        raise DomainError("forbidden", f"审计员为只读角色，不能揭榜（{actor.id}）")
     if actor.role in (Role.BROKER, Role.MANAGER) and (owner_centre is None or actor.centre_id != owner_centre):
         raise DomainError(
             "forbidden",

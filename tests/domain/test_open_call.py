@@ -134,6 +134,12 @@ def test_only_the_owning_centre_bids_with_an_achievement() -> None:
     assert error.code == "forbidden" and "属于中心 jgsu" in error.message
 
 
+def test_an_auditor_may_not_bid() -> None:
+    auditor = Actor(id="auditor-zhao", role=Role.AUDITOR)
+    error = refusal(published(), SubmitBid(command_id="b", actor=auditor, bid=bid()), at(1))
+    assert error.code == "forbidden" and "审计员为只读角色" in error.message
+
+
 def test_the_timer_closes_only_at_the_deadline_and_selection_waits_for_it() -> None:
     state = published()
     assert refusal(state, CloseOpenCall(command_id="t", actor=TIMER), at(9)).code == "not_due"

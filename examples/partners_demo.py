@@ -39,6 +39,7 @@ from domain.roadshow import (
 from domain.stages import Stage
 from domain.state import DealState
 from examples.lifecycle import broker_actor, lifecycle
+from kuayue.logging import configure_logging
 from kuayue.settings import REPO_ROOT, Settings
 from kuayue.temporal import connect
 
@@ -237,4 +238,5 @@ async def main(deal_ids: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    configure_logging()  # info and above, to stderr: the script's own lines stay readable
     sys.exit(asyncio.run(main(sys.argv[1:])))

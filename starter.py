@@ -299,4 +299,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from kuayue.process import exit_hard
+
+    exit_hard(main())

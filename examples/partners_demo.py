@@ -40,6 +40,7 @@ from domain.stages import Stage
 from domain.state import DealState
 from examples.lifecycle import broker_actor, lifecycle
 from kuayue.logging import configure_logging
+from kuayue.process import exit_hard
 from kuayue.settings import REPO_ROOT, Settings
 from kuayue.temporal import connect
 
@@ -239,4 +240,4 @@ async def main(deal_ids: list[str]) -> int:
 
 if __name__ == "__main__":
     configure_logging()  # info and above, to stderr: the script's own lines stay readable
-    sys.exit(asyncio.run(main(sys.argv[1:])))
+    exit_hard(asyncio.run(main(sys.argv[1:])))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from kuayue.deal_commands import add_deal_command, add_up_command, add_worker_co
 from kuayue.devserver import DevServerError, DevServerOptions, start_dev_server
 from kuayue.logging import configure_logging
 from kuayue.open_call_commands import add_open_call_command
+from kuayue.process import exit_hard
 from kuayue.registry_commands import add_demo_data_command, add_registry_command
 from kuayue.roadshow_commands import add_roadshow_command
 from kuayue.settings import LOG_FORMATS, ConfigurationError, Settings
@@ -101,16 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def console_main() -> None:
-    """The `kuayue` console script: `main`, then a hard exit.
-
-    Temporal's Rust runtime keeps native threads that can abort the interpreter while it finalizes
-    ("PyGILState_Release: thread state … must be current"), turning a successful command into a crash.
-    Everything is flushed first, so nothing the command printed is lost.
-    """
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    """The `kuayue` console script: `main`, then a hard exit (see `kuayue.process.exit_hard`)."""
+    exit_hard(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,7 +33,7 @@ from store.open_calls import OpenCallRow, list_open_calls
 from web import deals
 from web.auth import api_user, services
 from web.deals import Forbidden, Services
-from web.scope import check_declines_visible
+from web.scope import check_declines_visible, check_may_bid
 from web.users import User
 from workflows.open_call_messages import OpenCallAnswer
 
@@ -159,6 +159,7 @@ async def show(open_call_id: str, user: ApiUser, svc: Svc) -> OpenCallView:
 @router.post("/open-calls/{open_call_id}/bids")
 async def bid(open_call_id: str, body: BidBody, user: ApiUser, svc: Svc) -> OpenCallAnswer:
     """Bid with a registered achievement of the caller's centre; late or unqualified bids are refused, recording nothing."""
+    check_may_bid(user.actor)
     offer = open_calls.bid_for(svc.sessions, body.achievement_id, body.institution_kind, body.proposal, body.price_fen)
     command = SubmitBid(command_id=body.command_id or f"api-{uuid.uuid4()}", actor=user.actor, bid=offer)
     return await send(svc, open_call_id, command)

@@ -40,6 +40,7 @@ from web.auth import check_csrf, page_user, services
 from web.deals import Forbidden, Services
 from web.format import JIANGXI_CITIES, SHANGHAI, code_names
 from web.rendering import render
+from web.scope import check_may_bid
 from web.users import User
 
 router = APIRouter(include_in_schema=False)
@@ -162,8 +163,7 @@ async def _authorize_on_call(svc: Services, user: User, open_call_id: str, what:
 
 @router.post("/open-calls/{open_call_id}/bids", response_class=HTMLResponse, dependencies=[Depends(check_csrf)])
 async def bid(request: Request, open_call_id: str, user: SignedIn, svc: Svc) -> Response:
-    if user.role not in (Role.BROKER, Role.MANAGER) or not user.centre_id:
-        raise Forbidden(f"只有成果所属中心的经纪人或管理员可以揭榜；{user.username}（{user.role.value}）无权揭榜")
+    check_may_bid(user.actor)
     form = await _form(request)
     try:
         kind = _choice(form.get("institution_kind", ""), InstitutionKind, "单位类型", KIND_ZH)

@@ -106,3 +106,16 @@ def check_declines_visible(actor: Actor, centre_id: str) -> None:
     if actor.role in (Role.HUB_ADMIN, Role.AUDITOR) or (actor.role == Role.MANAGER and actor.centre_id == centre_id):
         return
     raise Forbidden(f"只有中心 {centre_id} 的管理员、省中心和审计员可以查看该中心成果的被拒原因；{actor.id} 无权查看")
+
+
+def check_may_bid(actor: Actor) -> None:
+    """Bids come from the staff (brokers, managers) of the centre that owns the achievement; else Forbidden.
+
+    The hub is refused here although the open call's domain rule would let it bid: the hub also publishes, closes
+    and selects on the enterprise's side, and one party on both sides of a call is what an open call must avoid.
+    Which centre owns the achievement is the domain's check."""
+    from web.deals import Forbidden  # imported late, as above
+
+    if actor.role in (Role.BROKER, Role.MANAGER) and actor.centre_id:
+        return
+    raise Forbidden(f"只有成果所属中心的经纪人或管理员可以揭榜；{actor.id}（{actor.role.value}）无权揭榜")

@@ -101,6 +101,10 @@ async def test_open_call_routes_follow_the_deals_scope_and_the_domains_rules(
     assert "技术就绪度 5 低于要求的 6" in unqualified.json()["message"]
     theirs = await api["jgsu-manager"].post(f"/api/open-calls/{call}/bids", json=bid("JXCG-2026-0002"))
     assert theirs.status_code == 403
+    # The hub and auditors never bid: the hub acts on the enterprise's side of the call (it may close and select).
+    for user in ("hub-admin", "auditor-zhao"):
+        refused = await api[user].post(f"/api/open-calls/{call}/bids", json=bid("JXCG-2026-0003"))
+        assert refused.status_code == 403 and "无权揭榜" in refused.json()["message"], (user, refused.text)
 
     # Seeing bids: the deal's side sees all; a bidding centre only its own.
     for user, expected in (("ja-manager", ["B1", "B2"]), ("auditor-zhao", ["B1", "B2"]), ("jgsu-manager", ["B1"])):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -123,6 +124,26 @@ def query_text(q: str | None) -> str:
     return q
 
 
+@dataclass
+class FilterParams:
+    """The registries' filter query parameters, as every search route and page takes them.
+
+    Strings on purpose: a wrong value gets this module's Chinese message (`filters`), not a generic validation error.
+    """
+
+    industry: str | None = None  # industry code prefix (GB/T 4754), e.g. C34
+    region: str | None = None  # region code (GB/T 2260), e.g. 360000 or 360800
+    min_trl: str | None = None  # 1-9
+    mode: str | None = None  # 转让, 许可, 作价入股, 合作开发 or 技术服务
+    max_price_wan: str | None = None  # asking price at most, in 万元
+
+    def filters(self) -> Filters:
+        return filters_of(self.industry, self.region, self.min_trl, self.mode, self.max_price_wan)
+
+
+FilterQuery = Annotated[FilterParams, Depends()]
+
+
 def filters_of(
     industry: str | None, region: str | int | None, min_trl: str | int | None, mode: str | None, max_price_wan: str | float | None
 ) -> Filters:
@@ -209,16 +230,12 @@ _FILTER_PARAMS = "industry: 行业代码前缀；region: 地区代码；min_trl:
 def search_achievements(
     user: ApiUser,
     matcher: Match,
+    params: FilterQuery,
     q: str | None = None,
-    industry: str | None = None,
-    region: str | None = None,
-    min_trl: str | None = None,
-    mode: str | None = None,
-    max_price_wan: str | None = None,
     limit: str | None = None,
 ) -> AchievementHits:
     """Achievements for free text, best first (text only; filters are hard)."""
-    filters = filters_of(industry, region, min_trl, mode, max_price_wan)
+    filters = params.filters()
     shortlist = matcher.search(query_text(q), filters, _limit(limit))
     return AchievementHits(index_version=shortlist.index_version, candidates=shortlist.candidates)
 
@@ -227,16 +244,12 @@ def search_achievements(
 def search_demands(
     user: ApiUser,
     matcher: Match,
+    params: FilterQuery,
     q: str | None = None,
-    industry: str | None = None,
-    region: str | None = None,
-    min_trl: str | None = None,
-    mode: str | None = None,
-    max_price_wan: str | None = None,
     limit: str | None = None,
 ) -> DemandHits:
     """Demands for free text, best first (min_trl: demands an achievement of that TRL qualifies for)."""
-    filters = filters_of(industry, region, min_trl, mode, max_price_wan)
+    filters = params.filters()
     found = matcher.search_demands(query_text(q), filters, _limit(limit))
     return DemandHits(index_version=found.index_version, demands=found.demands)
 
@@ -274,15 +287,11 @@ def match_demand(
     demand_id: str,
     user: ApiUser,
     matcher: Match,
-    industry: str | None = None,
-    region: str | None = None,
-    min_trl: str | None = None,
-    mode: str | None = None,
-    max_price_wan: str | None = None,
+    params: FilterQuery,
     limit: str | None = None,
 ) -> AchievementHits:
     """Achievements for a registered demand, with scores and reasons part by part."""
-    filters = filters_of(industry, region, min_trl, mode, max_price_wan)
+    filters = params.filters()
     shortlist = matcher.for_demand(demand_id, filters, _limit(limit))
     return AchievementHits(index_version=shortlist.index_version, candidates=shortlist.candidates)
 
@@ -292,15 +301,11 @@ def match_achievement(
     achievement_id: str,
     user: ApiUser,
     matcher: Match,
-    industry: str | None = None,
-    region: str | None = None,
-    min_trl: str | None = None,
-    mode: str | None = None,
-    max_price_wan: str | None = None,
+    params: FilterQuery,
     limit: str | None = None,
 ) -> DemandHits:
     """Demands for a registered achievement (supply push), with scores and reasons."""
-    filters = filters_of(industry, region, min_trl, mode, max_price_wan)
+    filters = params.filters()
     found = matcher.for_achievement(achievement_id, filters, _limit(limit))
     return DemandHits(index_version=found.index_version, demands=found.demands)
 

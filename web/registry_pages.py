@@ -9,6 +9,7 @@ brokers, managers and the hub (the domain refuses auditors again when the deal o
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +34,7 @@ from registry.declines import REASON_LABELS, decline_reasons, list_declines
 from registry.matcher import NotFound
 from registry.tables import Kind
 from store.models import DealRecord, EventRecord, UserRecord
-from web.api_registry import BadQuery, Match, filters_of, query_text
+from web.api_registry import BadQuery, FilterQuery, Match, query_text
 from web.auth import check_csrf, page_user, services
 from web.deals import Forbidden, Services
 from web.format import JIANGXI_CITIES, code_names
@@ -68,19 +69,6 @@ def _names() -> dict[str, dict[str, str]]:
     return code_names()
 
 
-def _filter_form(
-    q: str | None, industry: str | None, region: str | None, min_trl: str | None, mode: str | None, max_price_wan: str | None
-) -> dict[str, str]:
-    return {
-        "q": q or "",
-        "industry": industry or "",
-        "region": region or "",
-        "min_trl": min_trl or "",
-        "mode": mode or "",
-        "max_price_wan": max_price_wan or "",
-    }
-
-
 @router.get("/registry", response_class=HTMLResponse)
 def registry_home(user: SignedIn) -> Response:
     return RedirectResponse("/registry/demands", status_code=303)
@@ -93,17 +81,13 @@ async def registry_list(
     user: SignedIn,
     svc: Svc,
     matcher: Match,
+    params: FilterQuery,
     q: str | None = None,
-    industry: str | None = None,
-    region: str | None = None,
-    min_trl: str | None = None,
-    mode: str | None = None,
-    max_price_wan: str | None = None,
     page: str | None = None,
 ) -> Response:
     """Search (with text: best first, with reasons) or browse (without: by registration number) one registry."""
     which = _kind(kind)
-    form = _filter_form(q, industry, region, min_trl, mode, max_price_wan)
+    form = {"q": q or "", **{k: v or "" for k, v in dataclasses.asdict(params).items()}}
     rows: list[Listing] = []
     error = None
     total = 0
@@ -111,7 +95,7 @@ async def registry_list(
     try:
         if page and number == 1 and page != "1":
             raise BadQuery(f"页码「{page[:20]}」不对；允许 1 到 {MAX_PAGE} 的整数")
-        filters = filters_of(industry, region, min_trl, mode, max_price_wan)
+        filters = params.filters()
         if q is not None and q.strip():
             text = query_text(q)
             rows = await asyncio.to_thread(_search, svc, matcher, which, text, filters)

@@ -48,7 +48,8 @@ class BareDeal:
     async def _step(self, plans: bool) -> None:
         if plans:
             await workflow.execute_local_activity(bare_plan, self._seq, start_to_close_timeout=timedelta(seconds=10))
-        await workflow.execute_local_activity(bare_append, self._seq, start_to_close_timeout=timedelta(seconds=30))
+        # An ordinary activity, as DealWorkflow's append is since DURABLE_APPEND_PATCH (the plan stays local).
+        await workflow.execute_activity(bare_append, self._seq, start_to_close_timeout=timedelta(seconds=30))
         self._seq += 1
 
     @workflow.update

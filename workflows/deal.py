@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -114,6 +115,16 @@ _MATCHING_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_at
 # fires partner answer ladders and commitment expiries. Histories from before it (v1-v3) have none of these.
 PARTNERS_PATCH = "partners-2026-11"
 
+# DURABLE_APPEND_PATCH: the archive append is an ordinary activity again (the plans stay local: they write nothing).
+# A local activity's side effect happens before its workflow task completes. When that task is lost (a worker
+# crash, a failed task, the server aborting in-flight updates beyond its limit of 10 per workflow), the retried
+# task decides again at a new workflow time, perhaps with the updates in another order, and the archive, which
+# already holds the lost attempt's events, refuses the new ones: the deal was stuck behind its archive
+# (tests/workflows/test_concurrent_commands.py; docs/decisions.md). An ordinary activity runs only once its
+# scheduling, with the exact events, is in the history. It costs about one server round trip per command.
+# Under the same patch, a broker's shortlist proposed before the matching engine ran is no longer replaced by it.
+DURABLE_APPEND_PATCH = "durable-append-2026-11"
+
 # A partner that is down is retried with backoff for up to a day; after that the request is recorded as refused
 # ("unreachable") so the broker sees it and can apply elsewhere, instead of a silent wait.
 _PARTNER_RETRY = RetryPolicy(
@@ -158,6 +169,10 @@ class DealWorkflow:
         self._lock = asyncio.Lock()  # commands and timers change the deal one at a time, in order
         self._changed = False
         self._input = input
+        # Decided once, in the run's first workflow task: a run that began before DURABLE_APPEND_PATCH keeps the
+        # local append throughout (its history has no marker there), and every new run, continue-as-new included,
+        # takes the durable one. A first call deep in a command's path could fall in different tasks on replay.
+        self._durable_append = workflow.patched(DURABLE_APPEND_PATCH)
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
         self._search_attributes: tuple[object, ...] | None = None  # the values last upserted
@@ -299,6 +314,10 @@ class DealWorkflow:
         entered, before = self._state.stage_entered_at, self._state.candidates
         assert entered is not None and self._state.demand is not None
         self._matched_for = entered
+        if self._durable_append and any(e.type == "CandidatesProposed" and e.occurred_at >= entered for e in self._events):
+            # The broker proposed before the run loop got here (likelier now that each append is a server round
+            # trip): their list stands. Before this patch the engine's shortlist replaced it.
+            return
         try:
             shortlist = await workflow.execute_activity(
                 MATCHING_PROPOSE,
@@ -320,8 +339,14 @@ class DealWorkflow:
             candidates=shortlist.candidates,
             source=f"matching {shortlist.index_version}",
         )
+
+        # Under DURABLE_APPEND_PATCH the check is repeated once the command holds the deal's lock: a broker's
+        # command that was appending meanwhile must not be overwritten by the engine's list.
+        def stale(now: DealState) -> bool:
+            return now.stage_entered_at != entered or now.candidates != before
+
         try:
-            await self._execute(command)
+            await self._execute(command, stale=stale if self._durable_append else None)
         except DomainError as e:
             workflow.logger.info("shortlist no longer applies", extra={"code": e.code, "deal_id": s.deal_id})
 
@@ -434,10 +459,12 @@ class DealWorkflow:
         except DomainError as e:
             raise ApplicationError(e.message, type=e.code, non_retryable=True) from e
 
-    async def _execute(self, command: Command) -> Answer:
+    async def _execute(self, command: Command, *, stale: Callable[[DealState], bool] | None = None) -> Answer:
         async with self._lock:
             if command.command_id in self._answers:
                 return self._answers[command.command_id]
+            if stale is not None and stale(self._state):
+                raise DomainError("stale", "命令已不适用：案件在等待期间已变化")
             before = self._state
             now = workflow.now()
             events = decide(before, command, Context(now=now))
@@ -476,9 +503,17 @@ class DealWorkflow:
             partner_answers=tuple(answers),
         )
         try:
-            await _activity(ARCHIVE_APPEND, request, None, timedelta(seconds=30), _ARCHIVE_RETRY)
-        except ActivityError as e:
-            raise ArchiveMismatch(f"archive refused events {events[0].seq}..{events[-1].seq}: {e.cause}") from e
+            if self._durable_append:
+                await workflow.execute_activity(
+                    ARCHIVE_APPEND, request, start_to_close_timeout=timedelta(seconds=30), retry_policy=_ARCHIVE_RETRY
+                )
+            else:
+                await _activity(ARCHIVE_APPEND, request, None, timedelta(seconds=30), _ARCHIVE_RETRY)
+        except (ActivityError, ApplicationError) as e:
+            # An ordinary activity fails as ActivityError; a local one reaches the workflow as the bare
+            # ApplicationError. Either way the deal must stop here, loudly, not answer on past its archive.
+            cause = e.cause if isinstance(e, ActivityError) else e
+            raise ArchiveMismatch(f"archive refused events {events[0].seq}..{events[-1].seq}: {cause}") from e
 
     def _remember(self, answer: Answer) -> None:
         self._answers[answer.command_id] = answer

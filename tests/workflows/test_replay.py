@@ -19,10 +19,12 @@ HISTORIES = sorted((Path(__file__).resolve().parents[1] / "histories").glob("*.j
 
 def test_there_are_histories_of_every_kind_to_replay() -> None:
     names = {p.name for p in HISTORIES}
-    # v1: before LEAN_COMMANDS_PATCH; v2: after it; v3: after AUTO_MATCHING_PATCH; v4: after PARTNERS_PATCH.
-    assert {"v4-partners-run1.json", "v4-partner-ladder-run1.json"} <= names  # partner deliveries, signals, ladders
+    # v1: before LEAN_COMMANDS_PATCH; v2: after it; v3: after AUTO_MATCHING_PATCH; v4: after PARTNERS_PATCH;
+    # v5: after DURABLE_APPEND_PATCH (the append an ordinary activity).
+    for version in ("v4", "v5"):  # partner deliveries, signals, ladders
+        assert {f"{version}-partners-run1.json", f"{version}-partner-ladder-run1.json"} <= names
     assert "v4-roadshow-run1.json" in names  # RoadshowWorkflow
-    for version in ("v1", "v2", "v3", "v4"):
+    for version in ("v1", "v2", "v3", "v4", "v5"):
         assert {
             f"{version}-ladder-run1.json",
             f"{version}-continue-as-new-run2.json",

@@ -8,7 +8,7 @@ filters with columns of their own (industry, region, readiness, price) narrow th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,23 +40,15 @@ def browse_achievements(session: Session, filters: Filters, limit: int = 20, off
         query = query.where(t.trl >= filters.min_trl)
     if filters.max_price_fen is not None:
         query = query.where(or_(t.asking_price_fen.is_(None), t.asking_price_fen <= filters.max_price_fen))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    query = query.order_by(t.achievement_id)
-    # Without a mode every filter was SQL, so the page starts at its offset in SQL; a mode is checked here.
-    start, offset = (offset, 0) if filters.mode is None else (0, offset)
-    found: list[Achievement] = []
-    skipped = 0
-    for record in _records(session, query, Achievement, start):
-        assert isinstance(record, Achievement)
-        if not supply_passes(SupplySide.of(record), filters):
-            continue
-        if skipped < offset:
-            skipped += 1
-            continue
-        found.append(record)
-        if len(found) == limit:
-            break
-    return Page(found, int(total))
+    return _page(
+        session,
+        query.order_by(t.achievement_id),
+        Achievement,
+        lambda r: supply_passes(SupplySide.of(r), filters),
+        filters,
+        limit,
+        offset,
+    )
 
 
 def browse_demands(session: Session, filters: Filters, limit: int = 20, offset: int = 0) -> Page:
@@ -70,14 +62,34 @@ def browse_demands(session: Session, filters: Filters, limit: int = 20, offset: 
         query = query.where(t.min_trl <= filters.min_trl)
     if filters.max_price_fen is not None:
         query = query.where(t.budget_max_fen >= filters.max_price_fen)
+    return _page(
+        session,
+        query.order_by(t.demand_id),
+        RegisteredDemand,
+        lambda r: demand_passes(DemandSide.of(r), filters),
+        filters,
+        limit,
+        offset,
+    )
+
+
+def _page(
+    session: Session,
+    query: Select[Any],
+    model: type[Achievement] | type[RegisteredDemand],
+    passes: Callable[[Any], bool],
+    filters: Filters,
+    limit: int,
+    offset: int,
+) -> Page:
+    """One page of `query`'s records that pass the domain's check, with the count of rows the SQL part lets through."""
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    query = query.order_by(t.demand_id)
+    # Without a mode every filter was SQL, so the page starts at its offset in SQL; a mode is checked here.
     start, offset = (offset, 0) if filters.mode is None else (0, offset)
-    found: list[RegisteredDemand] = []
+    found: list[Any] = []
     skipped = 0
-    for record in _records(session, query, RegisteredDemand, start):
-        assert isinstance(record, RegisteredDemand)
-        if not demand_passes(DemandSide.of(record), filters):
+    for record in _records(session, query, model, start):
+        if not passes(record):
             continue
         if skipped < offset:
             skipped += 1

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
@@ -15,7 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from audit.export import export_bundle, verify_bundle
 from audit.histories import DealStillOpen, keep_history, load_runs
 from audit.rederive import rederive
-from audit.replay import DealReplayer
+from audit.replay import DealReplayer, RecordedHead, RunReplay
 from examples.lifecycle import lifecycle
 from store.models import EventRecord
 from tests.audit.conftest import Kuayue
@@ -143,3 +144,34 @@ def _flip_byte(path: Path, position: int) -> None:
     data = bytearray(path.read_bytes())
     data[position] ^= 0x01
     path.write_bytes(bytes(data))
+
+
+def _deal_histories() -> list[WorkflowHistory]:
+    paths = sorted(p for p in HISTORIES.glob("v*.json") if "roadshow" not in p.stem)
+    return [WorkflowHistory.from_json(p.stem, p.read_text(encoding="utf-8")) for p in paths]
+
+
+def _outcome(replays: list[RunReplay]) -> list[tuple[str, str | None, list[str], list[RecordedHead]]]:
+    return [(r.workflow_id, r.failure, [e.canonical_json() for e in r.events], r.heads) for r in replays]
+
+
+async def test_skipping_the_sdk_payload_passes_changes_nothing_an_auditor_sees() -> None:
+    # The fast path (audit.replay._without_noop_payload_passes) must give what the SDK's own path gives, for every
+    # recorded deal history of every code version: same verdicts, same re-derived events, same recorded heads.
+    histories = _deal_histories()
+    fast = await DealReplayer(sandboxed=False).replay(histories)
+    sdk = await DealReplayer(sandboxed=False, skip_noop_payload_passes=False).replay(histories)
+    assert _outcome(fast) == _outcome(sdk)
+    assert all(r.replays for r in fast) and sum(len(r.events) for r in fast) > 500
+
+
+async def test_a_changed_history_still_fails_to_replay_on_the_fast_path() -> None:
+    (history,) = [h for h in _deal_histories() if h.workflow_id == "v5-fuzhou-ultrasonic-spindle-run1"]
+    changed = WorkflowHistory(history.workflow_id, [HistoryEvent() for _ in history.events])
+    for copy, event in zip(changed.events, history.events, strict=True):
+        copy.CopyFrom(event)
+    scheduled = next(e for e in changed.events if e.HasField("activity_task_scheduled_event_attributes"))
+    scheduled.activity_task_scheduled_event_attributes.activity_type.name = "archive.rewrite"
+    for skip in (True, False):
+        (replay,) = await DealReplayer(sandboxed=False, skip_noop_payload_passes=skip).replay([changed])
+        assert replay.failure is not None and "archive.rewrite" in replay.failure, replay.failure

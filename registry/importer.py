@@ -6,6 +6,8 @@ changes nothing) or rejected (with one problem per bad cell). Rows that pass are
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +35,7 @@ from registry.tables import (
     read_rows,
     row_input,
 )
+from store.models import RegistryImportRecord
 
 
 @dataclass(frozen=True)
@@ -77,19 +80,39 @@ class ImportReport:
         }
 
 
+# The column a refusal by `permit` is about: who owns the record (demands have no owner column).
+_OWNER_FIELD = {Kind.ACHIEVEMENTS: ("institution", "centre_id")}
+
+# May this record be written over what is stored under its id (None: new)? None if so, else why not (in Chinese).
+Permit = Callable[[RegistryRecord, RegistryRecord | None], str | None]
+
+
 def import_file(
     factory: sessionmaker[Session],
     path: Path,
     kind: Kind | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    *,
+    dry_run: bool = False,
+    permit: Permit | None = None,
+    imported_by: str | None = None,
+    file_name: str | None = None,
 ) -> ImportReport:
-    """Check every row of `path` and write the valid ones in one transaction; the report says what happened to each."""
+    """Check every row of `path` and write the valid ones in one transaction; the report says what happened to each.
+
+    `dry_run` checks and reports exactly as a real import would, and writes nothing (the web's preview). `permit`
+    refuses rows the importing person may not write; `imported_by` logs the import in `registry_imports` with the
+    file's SHA-256. `file_name` is the name the person knows the file by (an upload is stored under another).
+    """
+    shown = file_name or path.name
     json_format = detect_format(path) == ".json"
     rows = read_rows(path)
     kind = kind or detect_kind(rows)
     if kind is None:
-        raise ValueError(f"无法判断「{path.name}」是科技成果还是企业需求（首行应有“登记号”或“需求编号”列）；请用 --kind 指定")
-    report = ImportReport(kind=kind, file=path.name)
+        raise ValueError(
+            f"无法判断「{shown}」是科技成果还是企业需求（首行应有“登记号”或“需求编号”列）；请选择类型（命令行用 --kind）"
+        )
+    report = ImportReport(kind=kind, file=shown)
     valid: dict[str, tuple[int, RegistryRecord]] = {}
     for row in iter_progress(rows, f"导入{KIND_LABELS[kind]}"):
         record, problems = check_row(kind, row, json_format)
@@ -106,6 +129,8 @@ def import_file(
             report.problems.extend(problems)
     with factory.begin() as session:
         stored = records.existing_hashes(session, kind, sorted(valid))
+        if permit is not None:
+            _refuse_unpermitted(session, kind, valid, stored, permit, report)
         inserts, updates = [], []
         for id_, (_, record) in valid.items():
             if id_ not in stored:
@@ -116,8 +141,43 @@ def import_file(
                 report.updated.append(id_)
             else:
                 report.unchanged.append(id_)
-        records.write(session, kind, inserts, updates, clock())
+        if dry_run:
+            return report
+        now = clock()
+        records.write(session, kind, inserts, updates, now)
+        if imported_by is not None:
+            session.add(
+                RegistryImportRecord(
+                    kind=kind.value,
+                    file_name=shown[:255],
+                    file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                    imported_by=imported_by,
+                    imported_at=now,
+                    report=json.dumps(report.as_dict(), ensure_ascii=False),
+                )
+            )
     return report
+
+
+def _refuse_unpermitted(
+    session: Session,
+    kind: Kind,
+    valid: dict[str, tuple[int, RegistryRecord]],
+    stored: dict[str, str],
+    permit: Permit,
+    report: ImportReport,
+) -> None:
+    """Move the rows `permit` refuses from `valid` to the report's rejected rows."""
+    for id_, (row_number, record) in sorted(valid.items(), key=lambda item: item[1][0]):
+        current = records.get(session, kind, id_) if id_ in stored else None
+        refusal = permit(record, current)
+        if refusal is not None:
+            del valid[id_]
+            report.rejected_rows.append(row_number)
+            column = header_for(kind, _OWNER_FIELD.get(kind, (ID_FIELDS[kind],)))
+            report.problems.append(RowProblem(row_number, column, id_, refusal))
+    report.rejected_rows.sort()
+    report.problems.sort(key=lambda p: p.row)
 
 
 def check_row(kind: Kind, row: RawRow, json_format: bool) -> tuple[RegistryRecord | None, list[RowProblem]]:

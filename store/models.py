@@ -324,6 +324,23 @@ class AchievementDeclineRecord(Base):
     declined_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class RegistryImportRecord(Base):
+    """One registry file written from the web (who, when, which file by its SHA-256, what changed), so a registry
+    record's changes can be traced to a person. Previews write nothing; only a confirmed import is logged."""
+
+    __tablename__ = "registry_imports"
+    __table_args__ = (Index(None, "imported_at"), Index(None, "imported_by"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    imported_by: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # JSON: the ids inserted, updated and unchanged, and the rejected rows with their problems.
+    report: Mapped[str] = mapped_column(Text)
+
+
 class UserRecord(Base):
     """A person who signs in to the web UI (issue 5). `username` is also the actor id recorded in events,
     so a broker's username is their broker id. Only an argon2 hash of the password is kept."""

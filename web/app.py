@@ -25,6 +25,7 @@ from web import (
     notifications,
     open_call_pages,
     pages,
+    registry_import,
     registry_pages,
 )
 from web.config import WebConfig
@@ -58,6 +59,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(auth.router)
     app.include_router(pages.router)
+    app.include_router(registry_import.router)  # before registry_pages, whose /registry/{kind} would take /registry/import
     app.include_router(registry_pages.router)
     app.include_router(open_call_pages.router)
     app.include_router(audit_pages.router)

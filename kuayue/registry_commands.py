@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from pathlib import Path
@@ -99,7 +100,9 @@ def _import(args: argparse.Namespace) -> int:
         from registry.importer import import_file
         from registry.tables import Kind
 
-        report = import_file(_factory(), args.file, Kind(args.kind) if args.kind else None)
+        # Logged in registry_imports like a web import, as the operating-system account that ran it.
+        who = f"cli:{getpass.getuser()}"
+        report = import_file(_factory(), args.file, Kind(args.kind) if args.kind else None, imported_by=who)
         if args.json:
             print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
         else:

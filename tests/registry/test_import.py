@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import getpass
+import hashlib
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,12 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.events import DeclineReason
+from kuayue.cli import main
 from registry import records
 from registry.declines import Decline, decline_reasons, record_decline
 from registry.importer import import_file
 from registry.matcher import Matcher
 from registry.tables import Kind, write_records
-from store.models import AchievementRecord
+from store.db import make_engine, make_session_factory
+from store.models import AchievementRecord, RegistryImportRecord
+from store.testing import migrated_database
 
 from .conftest import SAMPLES
 
@@ -191,3 +197,17 @@ def test_decline_reasons_per_centre(factory: Factory) -> None:
 def _load(factory: Factory) -> list[records.RegistryRecord]:
     with factory() as session:
         return records.load(session, Kind.ACHIEVEMENTS)
+
+
+def test_the_cli_logs_each_import_with_the_account_that_ran_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    with migrated_database("sqlite") as url:
+        monkeypatch.setenv("KUAYUE_DATABASE_URL", url)
+        assert main(["registry", "import", str(SAMPLES / "demands.csv")]) == 0
+        assert main(["registry", "import", str(SAMPLES / "demands.csv")]) == 0  # unchanged, logged again
+        engine = make_engine(url)
+        with make_session_factory(engine)() as session:
+            logged = session.scalars(select(RegistryImportRecord).order_by(RegistryImportRecord.id)).all()
+        engine.dispose()
+    assert [(r.imported_by, r.kind, r.file_name) for r in logged] == [(f"cli:{getpass.getuser()}", "demands", "demands.csv")] * 2
+    assert logged[0].file_sha256 == hashlib.sha256((SAMPLES / "demands.csv").read_bytes()).hexdigest()
+    assert [len(json.loads(r.report)["inserted"]) for r in logged] == [10, 0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, func, select
@@ -88,13 +89,13 @@ def list_roadshows(
     if deal_id is not None:
         presenting = select(RoadshowDealRecord.roadshow_id).where(RoadshowDealRecord.deal_id == deal_id)
         query = query.where(RoadshowRecord.roadshow_id.in_(presenting))
-    return [_row(r, deals, investors, interests) for r, deals, investors, interests in session.execute(query)]
+    return [_row(found) for found in session.execute(query)]
 
 
 def roadshow_row(session: Session, roadshow_id: str, scope: Sequence[ColumnElement[bool]] = ()) -> RoadshowRow | None:
     """The roadshow's row if it is archived and within `scope`."""
     found = session.execute(select(RoadshowRecord, *_counted()).where(RoadshowRecord.roadshow_id == roadshow_id, *scope)).first()
-    return None if found is None else _row(*found)
+    return None if found is None else _row(found)
 
 
 def interests(session: Session, roadshow_id: str | None = None, deal_id: str | None = None) -> list[InterestRow]:
@@ -173,7 +174,9 @@ def _payload_problems(row: RoadshowEventRecord) -> list[str]:
     return problems
 
 
-def _row(r: RoadshowRecord, deals: int, investors: int, interests: int) -> RoadshowRow:
+def _row(found: Any) -> RoadshowRow:  # a row of list_roadshows's query: the record, then its counts
+    r: RoadshowRecord = found[0]
+    deals, investors, interests = found[1], found[2], found[3]
     return RoadshowRow(
         roadshow_id=r.roadshow_id,
         title=r.title,

@@ -26,6 +26,7 @@ from web import (
     open_call_pages,
     pages,
     registry_pages,
+    roadshow_pages,
 )
 from web.config import WebConfig
 from web.deals import DealNotVisible, Forbidden, Services
@@ -60,6 +61,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(registry_pages.router)
     app.include_router(open_call_pages.router)
+    app.include_router(roadshow_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(api.router)
     app.include_router(api_open_calls.router)

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
 ROADSHOW_WORKFLOW = "RoadshowWorkflow"
 ROADSHOW_FORWARD = "roadshows.forward"
 ROADSHOW_APPEND = "roadshows.append"
+EXECUTE_UPDATE = "execute"
 _FORWARD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=10)
 _APPEND_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=list(NON_RETRYABLE_ERRORS))
 
@@ -169,7 +170,7 @@ class RoadshowWorkflow:
             )
         )
 
-    @workflow.update(name="execute")
+    @workflow.update(name=EXECUTE_UPDATE)
     async def execute(self, request: RoadshowCommandRequest) -> RoadshowAnswer:
         try:
             return await self._execute(request.command)

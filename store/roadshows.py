@@ -12,9 +12,11 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from domain.events import Event
 from domain.roadshow import RoadshowEvent
 from store.chain import GENESIS_HASH, chain_hash
 from store.models import (
+    EventRecord,
     RoadshowDealRecord,
     RoadshowEventRecord,
     RoadshowInterestRecord,
@@ -190,3 +192,26 @@ def _row(found: Any) -> RoadshowRow:  # a row of list_roadshows's query: the rec
         investors=investors,
         interests=interests,
     )
+
+
+# The deal events that say what became of a financing application (keyed by its request id).
+APPLICATION_OUTCOMES = (
+    "PartnerRequestDelivered",
+    "PartnerRequestRefused",
+    "CommitmentRecorded",
+    "FinancingDeclined",
+    "CommitmentWithdrawn",
+    "CommitmentExpired",
+)
+
+
+def application_outcomes(session: Session, deal_ids: Sequence[str]) -> list[Event]:
+    """The deals' archived events about their partners' answers, in order: one query, without folding each deal."""
+    if not deal_ids:
+        return []
+    payloads = session.scalars(
+        select(EventRecord.payload)
+        .where(EventRecord.deal_id.in_(deal_ids), EventRecord.type.in_(APPLICATION_OUTCOMES))
+        .order_by(EventRecord.deal_id, EventRecord.seq)
+    )
+    return [Event.model_validate_json(p) for p in payloads]

@@ -13,23 +13,32 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from domain.actors import Actor
-from domain.partners import FINANCING_KINDS, Decision, PartnerEndpoint, PartnerKind
+from domain.events import (
+    CommitmentExpired,
+    CommitmentRecorded,
+    CommitmentWithdrawn,
+    Event,
+    FinancingDeclined,
+    PartnerRequestDelivered,
+    PartnerRequestRefused,
+)
+from domain.partners import FINANCING_KINDS, PartnerEndpoint, PartnerKind, RequestStatus
 from domain.roadshow import MODE_ZH as MODE_BY_ENUM
 from domain.roadshow import InvitedInvestor, RoadshowEvent, RoadshowState, allowed_roadshow_commands, fold_roadshow
 from domain.stages import Stage
-from domain.state import DealState
 from store.inbox import DealFilter, find_deals
 from store.models import DealRecord
 from store.roadshows import (
     InterestRow,
     RoadshowRow,
+    application_outcomes,
     interests,
     list_roadshows,
     roadshow_events,
     roadshow_row,
     verify_roadshow_chain,
 )
-from web.deals import Services, archived_state
+from web.deals import Services
 from web.partner_view import INSTRUMENT_ZH, KIND_ZH, REQUEST_STATUS_ZH
 from web.scope import Scope, acting_scope, roadshow_scope, scope_of, sees_whole_roadshow
 from web.timeline import roadshow_what, who
@@ -37,7 +46,7 @@ from web.timeline import roadshow_what, who
 STATUS_ZH = {"open": "进行中", "closed": "已结束"}
 MODE_ZH = {m.value: name for m, name in MODE_BY_ENUM.items()}
 INTEREST_STATUS_ZH = {"pending": "待转交案件", "forwarded": "已转为融资申请", "refused": "案件未受理"}
-COMMITTED, DECLINED, WITHDRAWN, EXPIRED = "已承诺", "已拒绝", "已撤回", "承诺已失效"
+COMMITTED, DECLINED, WITHDRAWN, EXPIRED = "已承诺", "已拒绝", "已撤回", "已过期"
 COMMITMENT_ZH = (COMMITTED, DECLINED, WITHDRAWN, EXPIRED)
 
 
@@ -132,8 +141,9 @@ def page(svc: Services, actor: Actor, roadshow_id: str) -> RoadshowPage:
         )
     names = {i.partner_id: i.name for i in state.investors}
     visible_rows = [i for i in rows if i.deal_id in shown]
-    deal_states = {d: archived_state(svc, d)[0] for d in {i.deal_id for i in visible_rows if i.status == "forwarded"}}
-    interest_lines = [_interest_line(i, names, deal_states.get(i.deal_id)) for i in visible_rows]
+    with svc.sessions() as session:
+        outcomes = _outcomes(application_outcomes(session, sorted({i.deal_id for i in visible_rows if i.status == "forwarded"})))
+    interest_lines = [_interest_line(i, names, outcomes) for i in visible_rows]
     return RoadshowPage(
         row=row,
         state=state,
@@ -151,10 +161,12 @@ def page(svc: Services, actor: Actor, roadshow_id: str) -> RoadshowPage:
     )
 
 
-def _interest_line(row: InterestRow, names: dict[str, str], deal: DealState | None) -> InterestLine:
-    commitment, amount = None, None
-    if deal is not None:
-        commitment, amount = _commitment(deal, row.application_id)
+def _interest_line(
+    row: InterestRow, names: dict[str, str], outcomes: dict[tuple[str, str], tuple[str, int | None]]
+) -> InterestLine:
+    commitment, amount = outcomes.get((row.deal_id, row.application_id), (None, None))
+    if row.status == "forwarded" and commitment is None:
+        commitment = REQUEST_STATUS_ZH[RequestStatus.APPLIED]  # in the deal, not delivered to the partner yet
     return InterestLine(
         interest=row,
         investor_name=names.get(row.investor_id, row.investor_id),
@@ -165,22 +177,25 @@ def _interest_line(row: InterestRow, names: dict[str, str], deal: DealState | No
     )
 
 
-def _commitment(deal: DealState, application_id: str) -> tuple[str | None, int | None]:
-    """What became of the application in the deal: the partner's commitment, or where the request stands."""
-    firm = deal.commitment(application_id)
-    if firm is not None:
-        return COMMITTED, firm.amount_fen
-    request = deal.partner_request(application_id)
-    if request is None:
-        return None, None
-    match request.decision:
-        case Decision.DECLINED:
-            return DECLINED, None
-        case Decision.WITHDRAWN:
-            return WITHDRAWN, None
-        case Decision.COMMITTED:
-            return EXPIRED, None  # committed once, no longer firm: it lapsed on the deal's clock
-    return REQUEST_STATUS_ZH.get(request.status, request.status), None
+def _outcomes(events: list[Event]) -> dict[tuple[str, str], tuple[str, int | None]]:
+    """What became of each (deal, application) in its deal, by the deal's events in order: the last one says."""
+    out: dict[tuple[str, str], tuple[str, int | None]] = {}
+    for e in events:
+        p = e.payload
+        match p:
+            case PartnerRequestDelivered():
+                out[(e.deal_id, p.request_id)] = (REQUEST_STATUS_ZH[RequestStatus.DELIVERED], None)
+            case PartnerRequestRefused():
+                out[(e.deal_id, p.request_id)] = (REQUEST_STATUS_ZH[RequestStatus.REFUSED], None)
+            case CommitmentRecorded():
+                out[(e.deal_id, p.request_id)] = (COMMITTED, p.amount_fen)
+            case FinancingDeclined():
+                out[(e.deal_id, p.request_id)] = (DECLINED, None)
+            case CommitmentWithdrawn():
+                out[(e.deal_id, p.request_id)] = (WITHDRAWN, None)
+            case CommitmentExpired():
+                out[(e.deal_id, p.request_id)] = (EXPIRED, None)
+    return out
 
 
 def presentable_deals(svc: Services, actor: Actor, exclude: tuple[str, ...] = ()) -> list[tuple[str, str]]:

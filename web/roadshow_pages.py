@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 import starter
 from domain.actors import Actor, Role
 from domain.errors import DomainError
+from domain.parties import FEN_PER_WAN
 from domain.partners import Instrument, PartnerEndpoint
 from domain.roadshow import (
     PERSON_COMMANDS,
@@ -37,7 +38,7 @@ from domain.roadshow import (
     authorize_schedule,
 )
 from kuayue import roadshows
-from store.roadshows import roadshow_row
+from store.roadshows import interests, roadshow_row
 from web.auth import check_csrf, page_user, services
 from web.deals import Forbidden, Services
 from web.forms import fen
@@ -63,6 +64,9 @@ Svc = Annotated[Services, Depends(services)]
 STATUSES = tuple(STATUS_ZH.items())
 MODES = tuple(MODE_ZH.items())
 INSTRUMENTS = tuple((i.value, INSTRUMENT_ZH[i.value]) for i in Instrument)
+# An interest above this is a typing slip, and beyond 64-bit fen the archive could not store it (stuck, not refused).
+MAX_INTEREST_WAN = 1_000_000  # 100 亿元
+MAX_INTEREST_FEN = MAX_INTEREST_WAN * FEN_PER_WAN
 # What each action is called on the page (and in its ?done= message).
 ACTION_ZH = {
     "ScheduleRoadshow": "安排路演",
@@ -305,9 +309,12 @@ def _command(
         _only_offered("投资方", [partner_id], {k: v.name for k, v in investors.items()}, "（合作方目录中未受邀的投资方）")
         return InviteInvestor(command_id=command_id, actor=actor, investor=_invited(investors[partner_id]))
     if command_type == "RegisterInterest":
-        amount = fen(form.get("amount_wan", ""), "意向金额（万元）")
-        if amount <= 0:
-            raise starter.CommandRejected("invalid_input", f"意向金额（万元）「{form.get('amount_wan', '')[:20]}」须大于 0")
+        amount = fen(form.get("amount_wan", "")[:40], "意向金额（万元）")
+        if not 0 < amount <= MAX_INTEREST_FEN:
+            raise starter.CommandRejected(
+                "invalid_input",
+                f"意向金额（万元）「{form.get('amount_wan', '')[:20]}」须大于 0、不超过 {MAX_INTEREST_WAN:,} 万元",
+            )
         note = form.get("note", "").strip()
         if len(note) > 2000:
             raise starter.CommandRejected("invalid_input", f"意向说明最多 2000 字，收到 {len(note)} 字")
@@ -391,8 +398,6 @@ def _instrument(value: str) -> Instrument:
 
 def roadshows_of_deal(svc: Services, actor: Actor, deal_id: str) -> list[dict[str, Any]]:
     """The roadshows presenting the deal, each with the interest registered for this deal (for the deal's page)."""
-    from store.roadshows import interests
-
     rows = visible_roadshows(svc, actor, deal_id=deal_id)
     with svc.sessions() as session:
         by_roadshow: dict[str, list[Any]] = {}

@@ -173,7 +173,9 @@ async def test_each_role_sees_and_does_only_what_the_rules_allow(app: FastAPI, d
     action = f"/roadshows/{rid}/actions/RegisterInterest"
     not_money = await post(manager, page, action, {**interest, "amount_wan": "一千"})
     assert not_money.status_code == 422 and "请填写万元数" in not_money.text and 'value="一千"' in not_money.text
-    assert (await post(manager, page, action, {**interest, "amount_wan": "0"})).status_code == 422
+    for amount in ("0", "-5", "Infinity", "1e20"):
+        too = await post(manager, page, action, {**interest, "amount_wan": amount})
+        assert too.status_code == 422 and "万元" in too.text, amount
     assert "可选：loan" in (await post(manager, page, action, {**interest, "instrument": "gift"})).text
     uninvited = await post(manager, page, action, {**interest, "investor_id": "jxfund"})
     assert uninvited.status_code == 422 and "未受邀参加本次路演；受邀：jxbank" in uninvited.text

@@ -21,6 +21,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.roadshow import (
+    ROADSHOW_ARCHIVE_CONFLICT,
+    ROADSHOW_ARCHIVE_GAP,
     ApplicationForwarded,
     ApplicationNotForwarded,
     DealPresented,
@@ -41,10 +43,6 @@ from store.models import (
     RoadshowInvestorRecord,
     RoadshowRecord,
 )
-
-ROADSHOW_ARCHIVE_CONFLICT = "RoadshowArchiveConflict"  # different content at an archived seq
-ROADSHOW_ARCHIVE_GAP = "RoadshowArchiveGap"  # the event before the first new one is not archived
-NON_RETRYABLE_ERRORS = (ROADSHOW_ARCHIVE_CONFLICT, ROADSHOW_ARCHIVE_GAP)
 
 PENDING, FORWARDED, REFUSED = "pending", "forwarded", "refused"
 OPEN, CLOSED = "open", "closed"

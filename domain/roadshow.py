@@ -215,6 +215,11 @@ class RoadshowEvent(Model):
         return canonical_json(self.model_dump(mode="json"))
 
 
+# Error types of the roadshow archive activity that a retry cannot change (named in the workflow's retry policy).
+ROADSHOW_ARCHIVE_CONFLICT = "RoadshowArchiveConflict"  # different content at an archived seq
+ROADSHOW_ARCHIVE_GAP = "RoadshowArchiveGap"  # the event before the first new one is not archived
+
+
 class RoadshowAppend(Model):
     """A roadshow's new events for its archive activity (`roadshows.append`), which derives the read model from them."""
 

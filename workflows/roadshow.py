@@ -20,12 +20,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.roadshow_archive import NON_RETRYABLE_ERRORS
     from activities.roadshows import ForwardRequest, ForwardResult
     from domain.actors import ROADSHOW
     from domain.errors import DomainError
     from domain.parties import Model
     from domain.roadshow import (
+        ROADSHOW_ARCHIVE_CONFLICT,
+        ROADSHOW_ARCHIVE_GAP,
         Interest,
         RecordForwarding,
         RoadshowAppend,
@@ -45,7 +46,9 @@ ROADSHOW_FORWARD = "roadshows.forward"
 ROADSHOW_APPEND = "roadshows.append"
 EXECUTE_UPDATE = "execute"
 _FORWARD_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=10)
-_APPEND_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), non_retryable_error_types=list(NON_RETRYABLE_ERRORS))
+_APPEND_RETRY = RetryPolicy(
+    maximum_interval=timedelta(seconds=30), non_retryable_error_types=[ROADSHOW_ARCHIVE_CONFLICT, ROADSHOW_ARCHIVE_GAP]
+)
 
 # ROADSHOW_ARCHIVE_PATCH: every new event goes through the `roadshows.append` activity (the hash-chained
 # `roadshow_events` and the read model of the web pages) before a command is answered, and a roadshow may open with

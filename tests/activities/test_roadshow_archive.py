@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.roadshow_archive import ROADSHOW_ARCHIVE_CONFLICT, ROADSHOW_ARCHIVE_GAP, RoadshowArchive
+from activities.roadshow_archive import RoadshowArchive
 from domain.actors import ROADSHOW
 from domain.partners import Instrument, PartnerKind
 from domain.roadshow import (
+    ROADSHOW_ARCHIVE_CONFLICT,
+    ROADSHOW_ARCHIVE_GAP,
     CloseRoadshow,
     InvitedInvestor,
     InviteInvestor,

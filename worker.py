@@ -31,6 +31,7 @@ from activities.matching import DealMatching
 from activities.open_call import OpenCallArchive, OpenCallAward
 from activities.partners.calls import PartnerCalls
 from activities.partners.planning import AnswerPlanner
+from activities.roadshow_archive import RoadshowArchive
 from activities.roadshows import RoadshowForwarding
 from domain.partners import PartnerEndpoint, RegistrationRules
 from domain.projection import KeepClosedRequest
@@ -93,6 +94,7 @@ def build_worker(
             answer_planner.plan_answer,
             calls.deliver,
             RoadshowForwarding(client).forward,
+            RoadshowArchive(sessions).append,
         ],
         workflow_runner=sandbox_runner(),
         interceptors=interceptors,

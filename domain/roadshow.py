@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from domain.actors import ROADSHOW, Actor, Role
 from domain.errors import DomainError
+from domain.events import canonical_json
 from domain.parties import Fen, Model, format_wan
 from domain.partners import FINANCING_KINDS, Instrument, PartnerId, PartnerKind
 
@@ -26,6 +27,9 @@ RoadshowId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-
 class RoadshowMode(StrEnum):
     ONLINE = "online"  # 线上
     VENUE = "venue"  # 线下会场
+
+
+MODE_ZH = {RoadshowMode.ONLINE: "线上", RoadshowMode.VENUE: "线下会场"}
 
 
 class InvitedInvestor(Model):
@@ -198,6 +202,36 @@ class RoadshowEvent(Model):
     command_id: str
     payload: RoadshowEventPayload
 
+    @property
+    def type(self) -> str:
+        return self.payload.type
+
+    def about_deal(self) -> str | None:
+        """The deal the event is about, if any (who may see the event depends on it)."""
+        return getattr(self.payload, "deal_id", None)
+
+    def canonical_json(self) -> str:
+        """The text the roadshow archive's hash chain covers, as for deals: sorted keys, no spaces, UTF-8 kept."""
+        return canonical_json(self.model_dump(mode="json"))
+
+
+# Error types of the roadshow archive activity that a retry cannot change (named in the workflow's retry policy).
+ROADSHOW_ARCHIVE_CONFLICT = "RoadshowArchiveConflict"  # different content at an archived seq
+ROADSHOW_ARCHIVE_GAP = "RoadshowArchiveGap"  # the event before the first new one is not archived
+
+
+class RoadshowAppend(Model):
+    """A roadshow's new events for its archive activity (`roadshows.append`), which derives the read model from them."""
+
+    roadshow_id: str
+    events: tuple[RoadshowEvent, ...] = Field(min_length=1)
+
+
+class RoadshowAppendResult(Model):
+    appended: int = Field(description="events inserted by this call")
+    last_seq: int = Field(description="the roadshow's newest archived seq after the call")
+    last_hash: str = Field(description="that event's chain hash: the head the workflow history keeps")
+
 
 class RoadshowState(Model):
     roadshow_id: str = ""
@@ -282,19 +316,53 @@ def _authorize(state: RoadshowState, command: RoadshowCommand) -> None:
         if actor != ROADSHOW:
             raise DomainError("forbidden", "「RecordForwarding」只能由路演工作流发出")
         return
+    _authorize_person(state, actor, command.type)
+
+
+def _authorize_person(state: RoadshowState, actor: Actor, command_type: str) -> None:
     if actor.role == Role.SYSTEM:
-        raise DomainError("forbidden", f"系统身份 {actor.id} 不能执行「{command.type}」")
+        raise DomainError("forbidden", f"系统身份 {actor.id} 不能执行「{command_type}」")
     if actor.role in (Role.MANAGER, Role.BROKER) and actor.centre_id != state.centre_id:
         raise DomainError("forbidden", f"路演由中心 {state.centre_id} 组织，{actor.id}（{actor.centre_id}）无权操作")
+
+
+# What people do on a scheduled roadshow (RecordForwarding is the workflow's own).
+PERSON_COMMANDS = ("PresentDeal", "InviteInvestor", "RegisterInterest", "RequestDueDiligence", "CloseRoadshow")
+
+
+def allowed_roadshow_commands(state: RoadshowState, actor: Actor | None = None) -> list[str]:
+    """The command types `actor` may send the roadshow now (None: offered to anyone); the same rules as `decide`."""
+    if not state.roadshow_id or state.closed:
+        return []
+    if actor is None:
+        return list(PERSON_COMMANDS)
+    if actor.role == Role.AUDITOR:
+        return []
+    try:
+        _authorize_person(state, actor, "")
+    except DomainError:
+        return []
+    return list(PERSON_COMMANDS)
+
+
+def authorize_schedule(actor: Actor, centre_id: str) -> None:
+    """Whether `actor` may schedule a roadshow organised by `centre_id`, by the rules `decide` applies; else DomainError."""
+    if actor.role == Role.AUDITOR:
+        raise DomainError("forbidden", "审计员为只读角色，不能操作路演")
+    _check_organiser(actor, centre_id)
+
+
+def _check_organiser(actor: Actor, centre_id: str) -> None:
+    if actor.role not in (Role.MANAGER, Role.HUB_ADMIN):
+        raise DomainError("forbidden", "只有中心管理员或省中心可以安排路演")
+    if actor.role == Role.MANAGER and actor.centre_id != centre_id:
+        raise DomainError("forbidden", f"中心管理员只能为本中心安排路演（{actor.centre_id}），收到 {centre_id}")
 
 
 def _schedule(state: RoadshowState, cmd: ScheduleRoadshow) -> list[Any]:
     if state.roadshow_id:
         raise DomainError("roadshow_exists", f"路演 {state.roadshow_id} 已安排，不能重复安排")
-    if cmd.actor.role not in (Role.MANAGER, Role.HUB_ADMIN):
-        raise DomainError("forbidden", "只有中心管理员或省中心可以安排路演")
-    if cmd.actor.role == Role.MANAGER and cmd.actor.centre_id != cmd.centre_id:
-        raise DomainError("forbidden", f"中心管理员只能为本中心安排路演（{cmd.actor.centre_id}），收到 {cmd.centre_id}")
+    _check_organiser(cmd.actor, cmd.centre_id)
     if cmd.mode == RoadshowMode.VENUE and not cmd.venue.strip():
         raise DomainError("venue_required", "线下路演须填写会场地址")
     return [RoadshowScheduled(title=cmd.title, held_on=cmd.held_on, mode=cmd.mode, venue=cmd.venue, centre_id=cmd.centre_id)]

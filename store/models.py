@@ -6,12 +6,13 @@ nothing in the archive points at them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     Dialect,
     Float,
     ForeignKeyConstraint,
@@ -462,3 +463,98 @@ class PartnerAnswerRecord(Base):
     request_id: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(Integer)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RoadshowEventRecord(Base):
+    """One archived event of a roadshow (路演). Inserted, never updated; unique on (roadshow_id, seq).
+
+    Hash-chained per roadshow exactly like the deal archive (`store.chain`): `payload` is the event's canonical JSON,
+    `hash = sha256(prev_hash + payload)`, and the head returned to the workflow is kept in its Temporal history.
+    Kept apart from the deal archive: one roadshow carries several deals, and a deal's chain holds only its own events.
+    """
+
+    __tablename__ = "roadshow_events"
+    __table_args__ = (
+        UniqueConstraint("roadshow_id", "seq"),
+        CheckConstraint("seq >= 1", name="seq_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    roadshow_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_id: Mapped[str] = mapped_column(String)
+    actor_role: Mapped[str] = mapped_column(String(32))
+    command_id: Mapped[str] = mapped_column(String)
+    payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RoadshowRecord(Base):
+    """One row per roadshow, for lists and scopes: derived from `roadshow_events` in the same transaction."""
+
+    __tablename__ = "roadshows"
+    __table_args__ = (
+        Index(None, "centre_id"),
+        Index(None, "status", "held_on"),
+    )
+
+    roadshow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String)
+    held_on: Mapped[date] = mapped_column(Date)
+    mode: Mapped[str] = mapped_column(String(16))
+    venue: Mapped[str] = mapped_column(String)
+    centre_id: Mapped[str] = mapped_column(String(64))  # the organising centre
+    status: Mapped[str] = mapped_column(String(16))  # open | closed
+    scheduled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RoadshowDealRecord(Base):
+    """A deal presented at a roadshow (from `DealPresented`): the link from a deal to its roadshows, and who sees one."""
+
+    __tablename__ = "roadshow_deals"
+    __table_args__ = (Index(None, "deal_id"),)
+
+    roadshow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    deal_id: Mapped[str] = mapped_column(String, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    presented_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RoadshowInvestorRecord(Base):
+    """An investor invited to a roadshow (from `InvestorInvited`)."""
+
+    __tablename__ = "roadshow_investors"
+
+    roadshow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+
+
+class RoadshowInterestRecord(Base):
+    """An investor's interest in one deal at a roadshow, and what the deal made of it: `pending` until the roadshow
+    forwards it, then `forwarded` (a financing application in the deal, `application_id`) or `refused` (the deal's
+    words in `refusal`). The commitment itself is the deal's (its events, `partner_requests`)."""
+
+    __tablename__ = "roadshow_interests"
+    __table_args__ = (Index(None, "deal_id"),)
+
+    roadshow_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    deal_id: Mapped[str] = mapped_column(String, primary_key=True)
+    investor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    instrument: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    refusal: Mapped[str | None] = mapped_column(Text)
+    seq: Mapped[int] = mapped_column(Integer)  # the InterestRegistered event
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)

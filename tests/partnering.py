@@ -119,6 +119,11 @@ async def partner_stack(client: Client, db_url: str, default: Behaviour | None =
 
 async def to_financing(stack: PartnerStack, open_cmd: OpenDeal) -> Actor:
     """Take a freshly opened deal to the end of BROKERING (terms agreed) as its broker; returns the broker."""
+    return await take_to_financing(stack.kuayue, open_cmd)
+
+
+async def take_to_financing(kuayue: Kuayue, open_cmd: OpenDeal) -> Actor:
+    """`to_financing` with any running Kuayue (no partner stack needed)."""
     broker = broker_of(open_cmd)
     deal = open_cmd.deal_id
     ach = achievement(1)
@@ -130,8 +135,8 @@ async def to_financing(stack: PartnerStack, open_cmd: OpenDeal) -> Actor:
         AcceptMatch(command_id="ao", actor=broker, achievement_id=ach.achievement_id, side=Side.OWNER),
     ]
     for command in steps:
-        await stack.kuayue.act(deal, command)
-    await stack.kuayue.act(deal, AgreeTerms(command_id="t", actor=broker, terms=terms()))
+        await kuayue.act(deal, command)
+    await kuayue.act(deal, AgreeTerms(command_id="t", actor=broker, terms=terms()))
     return broker
 
 

@@ -27,6 +27,7 @@ from web import (
     pages,
     registry_import,
     registry_pages,
+    roadshow_pages,
 )
 from web.config import WebConfig
 from web.deals import DealNotVisible, Forbidden, Services
@@ -62,6 +63,7 @@ def create_app(
     app.include_router(registry_import.router)  # before registry_pages, whose /registry/{kind} would take /registry/import
     app.include_router(registry_pages.router)
     app.include_router(open_call_pages.router)
+    app.include_router(roadshow_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(api.router)
     app.include_router(api_open_calls.router)

@@ -155,7 +155,7 @@ def fen(text: str, label: str) -> int:
         amount = Decimal(text.replace(",", "").replace("，", "").strip()) * FEN_PER_WAN
     except InvalidOperation as e:
         raise CommandRejected("invalid_input", f"{label}「{text}」不是金额；请填写万元数，如 1250.00") from e
-    if amount != amount.to_integral_value() or amount < 0:
+    if not amount.is_finite() or amount != amount.to_integral_value() or amount < 0:  # "Infinity" parses as a Decimal
         raise CommandRejected("invalid_input", f"{label}「{text}」无效：金额不能为负，且最多精确到分（万元后六位小数）")
     return int(amount)
 

@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 import starter
 from domain.open_call import PUBLISHABLE_STAGES
-from domain.stages import STAGE_NAMES_ZH
+from domain.stages import STAGE_NAMES_ZH, Stage
 from store.dashboard import read_model_updated_at
-from web import deals, open_call_pages, partner_view
+from web import deals, open_call_pages, partner_view, roadshow_pages, roadshow_view
 from web.auth import check_csrf, page_user, services
 from web.deals import Services
 from web.format import JIANGXI_CITIES, code_names, freshness, progress
@@ -134,5 +134,10 @@ async def _deal_page(
         "partner_requests": partner_view.requests(view.state),
         "commitments": partner_view.commitments(view.events),
         "registration": partner_view.registration(view.state, view.events),
+        "roadshows": roadshow_pages.roadshows_of_deal(svc, user.actor, deal_id),
+        "roadshow_status_zh": roadshow_view.STATUS_ZH,
+        "interest_status_zh": roadshow_view.INTEREST_STATUS_ZH,
+        "may_schedule_roadshow": view.summary.stage == Stage.FINANCING
+        and roadshow_pages.may_schedule_for(user.actor, view.summary.centre_id),
     }
     return render(request, "deal.html", context, status_code=status_code)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, false, or_, select
 
 from domain.actors import Actor, Role
-from store.models import DealAchievementCentreRecord, DealRecord
+from store.models import DealAchievementCentreRecord, DealRecord, RoadshowDealRecord, RoadshowRecord
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,64 @@ def scope_of(actor: Actor) -> Scope:
             return Scope(broker_id=actor.id, achievements_of_centre=actor.centre_id)
         case _:
             return Scope(nothing=True)
+
+
+def acting_scope(actor: Actor) -> Scope:
+    """The deals `actor` may act on, by the domain's rule (`domain.decider`): a broker their own, a manager their
+    centre's, the hub all; auditors none. Seeing a deal through an N centre's achievement gives no right to act."""
+    match actor.role:
+        case Role.HUB_ADMIN:
+            return Scope()
+        case Role.MANAGER if actor.centre_id:
+            return Scope(centre_id=actor.centre_id)
+        case Role.BROKER:
+            return Scope(broker_id=actor.id)
+        case _:
+            return Scope(nothing=True)
+
+
+@dataclass(frozen=True)
+class RoadshowScope:
+    """A filter on the `roadshows` read model (路演): the roadshows one person may open."""
+
+    everything: bool = False
+    # Organised by this centre, or presenting a deal of this centre.
+    centre_id: str | None = None
+    # Presenting a deal within this deal scope (so every deal page's roadshow links open).
+    deals: Scope | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        if self.everything:
+            return []
+        presenting = select(RoadshowDealRecord.roadshow_id).join(DealRecord, DealRecord.deal_id == RoadshowDealRecord.deal_id)
+        either: list[ColumnElement[bool]] = []
+        if self.centre_id is not None:
+            either.append(RoadshowRecord.centre_id == self.centre_id)
+            either.append(RoadshowRecord.roadshow_id.in_(presenting.where(DealRecord.centre_id == self.centre_id)))
+        if self.deals is not None and not self.deals.nothing:
+            either.append(RoadshowRecord.roadshow_id.in_(presenting.where(*self.deals.conditions())))
+        return [or_(*either)] if either else [false()]
+
+
+def roadshow_scope(actor: Actor) -> RoadshowScope:
+    """The roadshows `actor` may see: the hub admin and auditors all; a manager or broker those their centre
+    organises or presents a deal at, and those presenting a deal they may see (an N centre's, say); others none."""
+    match actor.role:
+        case Role.HUB_ADMIN | Role.AUDITOR:
+            return RoadshowScope(everything=True)
+        case Role.MANAGER | Role.BROKER:
+            return RoadshowScope(centre_id=actor.centre_id, deals=scope_of(actor))
+        case _:
+            return RoadshowScope()
+
+
+def sees_whole_roadshow(actor: Actor, organiser_centre_id: str) -> bool:
+    """Who sees every deal of a roadshow and its interest: the hub admin, auditors and the organising centre's staff
+    (the domain lets them act on it). Anyone else sees only the deals they may see: one deal's money is not shown
+    to another deal's side."""
+    if actor.role in (Role.HUB_ADMIN, Role.AUDITOR):
+        return True
+    return actor.role in (Role.MANAGER, Role.BROKER) and actor.centre_id == organiser_centre_id
 
 
 @dataclass(frozen=True)

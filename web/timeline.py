@@ -1,8 +1,9 @@
-"""One line of Chinese per archived event, for the deal page's timeline and the API."""
+"""One line of Chinese per archived event, for the deal page's and the roadshow page's timelines and the API."""
 
 from __future__ import annotations
 
 from domain import events as ev
+from domain import roadshow as rs
 from domain.actors import Role
 from domain.events import Event
 from domain.parties import format_wan
@@ -18,12 +19,14 @@ ROLE_ZH = {
 }
 
 
-def who(event: Event) -> str:
+def who(event: Event | rs.RoadshowEvent) -> str:
     actor = event.actor
     if actor.id == "system:timer":
         return "系统定时器"
     if actor.id == "system:partner":
         return "合作机构"
+    if actor.id == "system:roadshow":
+        return "路演工作流"
     return f"{ROLE_ZH.get(actor.role, actor.role)} {actor.id}"
 
 
@@ -99,4 +102,29 @@ def what(event: Event) -> str:
             return f"登记机构不予登记：{'、'.join(p.reason_codes)}"
         case ev.ContractRegistrationRecorded():
             return f"登记申请 {p.submission_id} 获准登记"
+    return event.type
+
+
+def roadshow_what(event: rs.RoadshowEvent) -> str:
+    """One line of Chinese for a roadshow's archived event."""
+    p = event.payload
+    match p:
+        case rs.RoadshowScheduled():
+            where = p.venue if p.mode == rs.RoadshowMode.VENUE else rs.MODE_ZH[p.mode]
+            return f"安排路演「{p.title}」：{p.held_on:%Y-%m-%d}，{where}，组织中心 {p.centre_id}"
+        case rs.DealPresented():
+            return f"推介案件 {p.deal_id}"
+        case rs.InvestorInvited():
+            return f"邀请投资方 {p.investor.name}（{p.investor.partner_id}）"
+        case rs.InterestRegistered():
+            note = f"：{p.note}" if p.note else ""
+            return f"{p.investor_id} 对案件 {p.deal_id} 有意向 {format_wan(p.amount_fen)}（{p.instrument.value}）{note}"
+        case rs.DueDiligenceRequested():
+            return f"{p.investor_id} 要求案件 {p.deal_id} 提供尽调材料：{'、'.join(p.materials)}"
+        case rs.ApplicationForwarded():
+            return f"意向已转为案件 {p.deal_id} 的融资申请 {p.application_id}"
+        case rs.ApplicationNotForwarded():
+            return f"案件 {p.deal_id} 未受理融资申请 {p.application_id}：{p.refusal}"
+        case rs.RoadshowClosed():
+            return f"路演结束{'：' + p.note if p.note else ''}"
     return event.type

@@ -10,6 +10,7 @@ from domain.actors import ROADSHOW, Actor, Role
 from domain.errors import DomainError
 from domain.partners import Instrument, PartnerKind
 from domain.roadshow import (
+    PERSON_COMMANDS,
     CloseRoadshow,
     InvitedInvestor,
     InviteInvestor,
@@ -18,9 +19,12 @@ from domain.roadshow import (
     RegisterInterest,
     RequestDueDiligence,
     RoadshowCommand,
+    RoadshowEvent,
     RoadshowMode,
     RoadshowState,
     ScheduleRoadshow,
+    allowed_roadshow_commands,
+    authorize_schedule,
     deal_view,
     decide_roadshow,
     fold_roadshow,
@@ -135,3 +139,57 @@ def test_roadshow_guards() -> None:
     refused(RoadshowState(), online.model_copy(update={"centre_id": "hub", "mode": RoadshowMode.ONLINE}), "forbidden")
     with pytest.raises(ValueError, match="只邀请投资方"):
         InvitedInvestor(partner_id="jxregistry", name="登记机构", kind=PartnerKind.REGISTRATION_OFFICE)
+
+
+def test_the_commands_offered_to_each_person_are_those_decide_accepts() -> None:
+    """The web page offers forms by `allowed_roadshow_commands`; each offer must agree with `decide`."""
+    s = scheduled()  # organised by the hub
+    fz_broker = Actor(id="fz-broker", role=Role.BROKER, centre_id="fz-centre")
+    hub_broker = Actor(id="hub-broker-wang", role=Role.BROKER, centre_id="hub")
+    for actor, offered in ((HUB_ADMIN, True), (hub_broker, True), (MANAGER, False), (fz_broker, False), (AUDITOR, False)):
+        assert bool(allowed_roadshow_commands(s, actor)) == offered, actor.id
+        command = CloseRoadshow(command_id="c", actor=actor)
+        if offered:
+            assert decide_roadshow(s, command, T0)
+        else:
+            refused(s, command, "forbidden")
+    assert allowed_roadshow_commands(s) == list(PERSON_COMMANDS)
+    closed = run(s, CloseRoadshow(command_id="c", actor=HUB_ADMIN))
+    assert allowed_roadshow_commands(closed) == [] and allowed_roadshow_commands(closed, HUB_ADMIN) == []
+    assert allowed_roadshow_commands(RoadshowState(), HUB_ADMIN) == []
+
+
+def test_who_may_schedule_is_the_rule_decide_applies() -> None:
+    for actor, centre, allowed in (
+        (HUB_ADMIN, "hub", True),
+        (HUB_ADMIN, "fz-centre", True),
+        (MANAGER, "fz-centre", True),
+        (MANAGER, "hub", False),
+        (Actor(id="b", role=Role.BROKER, centre_id="fz-centre"), "fz-centre", False),
+        (AUDITOR, "hub", False),
+    ):
+        schedule = ScheduleRoadshow(
+            command_id="s",
+            actor=actor,
+            roadshow_id="R",
+            title="路演",
+            held_on=date(2026, 12, 1),
+            mode=RoadshowMode.ONLINE,
+            centre_id=centre,
+        )
+        if allowed:
+            authorize_schedule(actor, centre)
+            assert decide_roadshow(RoadshowState(), schedule, T0)
+        else:
+            with pytest.raises(DomainError) as info:
+                authorize_schedule(actor, centre)
+            assert info.value.code == "forbidden"
+            refused(RoadshowState(), schedule, "forbidden")
+
+
+def test_a_roadshow_event_knows_its_deal_and_its_canonical_text() -> None:
+    events = decide_roadshow(scheduled(), interest("jxbank", "FZ-2026-002", 5), T0)
+    (event,) = events
+    assert event.about_deal() == "FZ-2026-002" and event.type == "InterestRegistered"
+    assert RoadshowEvent.model_validate_json(event.canonical_json()) == event
+    assert '"amount_fen":5' in event.canonical_json() and ": " not in event.canonical_json()

@@ -262,20 +262,24 @@ async def record_roadshow(version: str) -> Path:
                 venue="南昌",
                 centre_id="hub",
             )
-            handle = await env.client.start_workflow(
-                RoadshowWorkflow.run,
-                RoadshowInput(schedule=schedule),
-                id=roadshow_workflow_id(schedule.roadshow_id),
-                task_queue=stack.kuayue.task_queue,
-            )
             commands: list[RoadshowCommand] = [
                 InviteInvestor(command_id=f"i-{p}", actor=HUB_ADMIN, investor=InvitedInvestor(partner_id=p, name=p, kind=k))
                 for p, k in (("jxbank", PartnerKind.BANK), ("jxfund", PartnerKind.FUND))
             ]
             for cmd in deals:
+                commands.append(PresentDeal(command_id=f"p-{cmd.deal_id}", actor=HUB_ADMIN, deal_id=cmd.deal_id))
+            # Since ROADSHOW_ARCHIVE_PATCH (v6) the web page starts a roadshow with its investors and first deal at once.
+            opening = tuple(commands[:3]) if version >= "v6" else ()
+            commands = commands[len(opening) :]
+            handle = await env.client.start_workflow(
+                RoadshowWorkflow.run,
+                RoadshowInput(schedule=schedule, opening=opening),
+                id=roadshow_workflow_id(schedule.roadshow_id),
+                task_queue=stack.kuayue.task_queue,
+            )
+            for cmd in deals:
                 need = cmd.demand.financing_need_fen
                 commands += [
-                    PresentDeal(command_id=f"p-{cmd.deal_id}", actor=HUB_ADMIN, deal_id=cmd.deal_id),
                     RequestDueDiligence(
                         command_id=f"dd-{cmd.deal_id}",
                         actor=HUB_ADMIN,

@@ -18,7 +18,7 @@ from registry.declines import REASON_LABELS
 from tests.factories import EXAMPLES
 from tests.web.conftest import sign_in
 from tests.workflows.conftest import Kuayue
-from web import partner_view
+from web import partner_view, roadshow_pages, roadshow_view
 from web.format import COMMAND_NAMES_ZH, JIANGXI_CITIES, NEXT_ACTION_ZH, code_names
 from web.forms import form_for
 from web.i18n import translations
@@ -47,6 +47,10 @@ def messages_pages_show() -> set[str]:
     for names in (partner_view.KIND_ZH, partner_view.REQUEST_STATUS_ZH, partner_view.INSTRUMENT_ZH, partner_view.REGISTRATION_ZH):
         found |= set(names.values())
     found |= set(partner_view.COMMITMENT_STATUSES)
+    # Names the roadshow pages translate.
+    for names in (roadshow_view.STATUS_ZH, roadshow_view.MODE_ZH, roadshow_view.INTEREST_STATUS_ZH, roadshow_pages.ACTION_ZH):
+        found |= set(names.values())
+    found |= set(roadshow_view.COMMITMENT_ZH)
     for command in COMMAND_NAMES_ZH:
         for f in form_for(command, DealState(deal_id="x")).fields:
             found |= {f.label} | {label for _, label in f.options if CHINESE.search(label)}

@@ -6,10 +6,13 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import date
 
 import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.partners import Instrument, PartnerKind
 from domain.roadshow import (
+    CloseRoadshow,
     InvitedInvestor,
     InviteInvestor,
     PresentDeal,
@@ -19,8 +22,10 @@ from domain.roadshow import (
     RoadshowMode,
     RoadshowState,
     ScheduleRoadshow,
+    fold_roadshow,
 )
 from domain.stages import Stage
+from store.roadshows import interests, roadshow_events, roadshow_row, verify_roadshow_chain
 from store.testing import migrated_database
 from tests.factories import EXAMPLE_FILES, HUB_ADMIN
 from tests.partnering import PartnerStack, partner_stack, to_financing
@@ -115,4 +120,74 @@ async def test_one_roadshow_finances_several_deals_and_each_deal_sees_only_its_o
     view = await handle.query(RoadshowWorkflow.deal_view, DealViewRequest(deal_id=jj.deal_id))
     assert isinstance(view, RoadshowDealView)
     assert [(i.investor_id, i.amount_fen) for i in view.interests] == [("jxbank", 2000 * WAN)]
+
+    # Every event is archived, hash-chained, before its command was answered; the read model follows the events.
+    with stack.kuayue.sessions() as session:
+        archived = roadshow_events(session, schedule.roadshow_id)
+        assert fold_roadshow(archived) == state
+        assert verify_roadshow_chain(session, schedule.roadshow_id) == []
+        row = roadshow_row(session, schedule.roadshow_id)
+        assert row is not None and (row.status, row.deals, row.investors, row.interests) == ("open", 3, 2, 4)
+        statuses = {(i.investor_id, i.deal_id): i.status for i in interests(session, schedule.roadshow_id)}
+        assert statuses == {
+            ("jxbank", fz.deal_id): "forwarded",
+            ("jxbank", jj.deal_id): "forwarded",
+            ("jxfund", fz.deal_id): "forwarded",
+            ("jxfund", ja.deal_id): "refused",
+        }
     await handle.terminate(reason="test finished")
+
+
+async def test_a_roadshow_opens_with_its_deals_and_investors_at_once_or_not_at_all(stack: PartnerStack) -> None:
+    fz, _ = await stack.kuayue.open(FUZHOU)
+    client, queue = stack.kuayue.client, stack.kuayue.task_queue
+    schedule = ScheduleRoadshow(
+        command_id="schedule",
+        actor=HUB_ADMIN,
+        roadshow_id=f"OPEN-{fz.deal_id}",
+        title="开幕即推介的路演",
+        held_on=date(2026, 12, 9),
+        mode=RoadshowMode.ONLINE,
+        centre_id="hub",
+    )
+    bank = InviteInvestor(
+        command_id="invite", actor=HUB_ADMIN, investor=InvitedInvestor(partner_id="jxbank", name="银行", kind=PartnerKind.BANK)
+    )
+    opening = (PresentDeal(command_id="present", actor=HUB_ADMIN, deal_id=fz.deal_id), bank)
+    handle = await client.start_workflow(
+        RoadshowWorkflow.run,
+        RoadshowInput(schedule=schedule, opening=opening),
+        id=roadshow_workflow_id(schedule.roadshow_id),
+        task_queue=queue,
+    )
+    # A command sent right after the start is answered after the opening, with the next seq, and archived in order.
+    answer = await handle.execute_update(
+        RoadshowWorkflow.execute, RoadshowCommandRequest(command=CloseRoadshow(command_id="close", actor=HUB_ADMIN))
+    )
+    assert [e.seq for e in answer.events] == [4]
+    final = await handle.result()
+    assert final.deal_ids == (fz.deal_id,) and [i.partner_id for i in final.investors] == ["jxbank"] and final.closed
+    with stack.kuayue.sessions() as session:
+        assert [e.type for e in roadshow_events(session, schedule.roadshow_id)] == [
+            "RoadshowScheduled",
+            "DealPresented",
+            "InvestorInvited",
+            "RoadshowClosed",
+        ]
+        row = roadshow_row(session, schedule.roadshow_id)
+        assert row is not None and row.status == "closed" and row.deals == 1
+
+    # One refused opening command (the same deal twice) refuses the whole start: nothing is archived.
+    refused = schedule.model_copy(update={"roadshow_id": f"BAD-{fz.deal_id}"})
+    twice = (*opening, PresentDeal(command_id="again", actor=HUB_ADMIN, deal_id=fz.deal_id))
+    bad = await client.start_workflow(
+        RoadshowWorkflow.run,
+        RoadshowInput(schedule=refused, opening=twice),
+        id=roadshow_workflow_id(refused.roadshow_id),
+        task_queue=queue,
+    )
+    with pytest.raises(WorkflowFailureError) as failure:
+        await bad.result()
+    assert isinstance(failure.value.cause, ApplicationError) and failure.value.cause.type == "already_presented"
+    with stack.kuayue.sessions() as session:
+        assert roadshow_events(session, refused.roadshow_id) == [] and roadshow_row(session, refused.roadshow_id) is None

@@ -87,3 +87,9 @@ async def sign_in(app: FastAPI, username: str, password: str = PASSWORD) -> http
     answer = await client.post("/login", data={"username": username, "password": password, "csrf_token": csrf_from(page.text)})
     assert answer.status_code == 303, answer.text
     return client
+
+
+# One Chromium per browser-test module (defined beside the sign-in helper; imported last, as it reads PASSWORD above).
+from tests.web.browsing import browser  # noqa: E402
+
+__all__ = ["PASSWORD", "USERS", "WebDb", "browser", "csrf_from", "sign_in"]

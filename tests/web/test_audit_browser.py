@@ -13,11 +13,10 @@ from playwright.async_api import Browser, expect
 from audit.export import verify_bundle
 from examples.lifecycle import lifecycle
 from tests.factories import EXAMPLES
-from tests.web.test_browser import SCREENSHOTS, browser, sign_in
+from tests.web.browsing import SCREENSHOTS
+from tests.web.test_browser import sign_in
 from tests.workflows.conftest import Kuayue
 from web.serve import serving
-
-__all__ = ["browser"]  # the fixture, shared with the broker's browser tests
 
 
 async def test_an_auditor_opens_a_deals_audit_pages(app: FastAPI, deals: Kuayue, browser: Browser, tmp_path: Path) -> None:

@@ -5,53 +5,19 @@ Screenshots of the main pages are written to docs/screenshots/ by this test (the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from fastapi import FastAPI
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.factories import EXAMPLES
-from tests.web.conftest import PASSWORD
+from tests.web import browsing
+from tests.web.browsing import SCREENSHOTS
 from tests.workflows.conftest import Kuayue
 from web.serve import serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    # Never skipped: a browser test that did not run must not look like one that passed.
-    assert CHROMIUM.exists(), "browser tests need Debian's chromium: scripts/test installs it (apt-get install chromium)"
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
 
 async def sign_in(browser: Browser, base: str, username: str, shot: str | None = None) -> Page:
-    page = await (await browser.new_context(viewport={"width": 1200, "height": 800}, locale="zh-CN")).new_page()
-    await page.goto(f"{base}/deals")
-    await expect(page.get_by_role("heading", name="登录")).to_be_visible()
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(PASSWORD)
-    if shot:
-        await page.screenshot(path=str(SCREENSHOTS / shot))
-    await page.get_by_role("button", name="登录").click()
-    await expect(page.get_by_role("heading", name="我的案件")).to_be_visible()
-    return page
+    """Signed in from the inbox's address (which asks to sign in first), at the size of the README's screenshots."""
+    return await browsing.sign_in(browser, base, username, start="/deals", size=(1200, 800), shot=shot)
 
 
 async def submit(page: Page, command: str, fields: dict[str, str] | None = None) -> None:

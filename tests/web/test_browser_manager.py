@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from temporalio.testing import WorkflowEnvironment
 
 from domain.actors import Role
@@ -25,8 +25,8 @@ from store.db import make_engine, make_session_factory
 from store.testing import migrated_database
 from tests.factories import EXAMPLES
 from tests.web import known_deals
+from tests.web.browsing import SCREENSHOTS, sign_in
 from tests.web.conftest import PASSWORD, WebDb
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.workflows.conftest import Kuayue, running_kuayue
 from web.app import create_app
 from web.config import WebConfig
@@ -35,15 +35,6 @@ from web.users import create_user
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 SECRET = "test-secret-key-not-for-production"
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM.exists(), "browser tests need Debian's chromium: scripts/test installs it (apt-get install chromium)"
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -71,16 +62,6 @@ def known_db() -> Iterator[str]:
             create_user(s, "hub-admin", PASSWORD, Role.HUB_ADMIN, "省中心管理员", "hub")
         yield url
         engine.dispose()
-
-
-async def sign_in(browser: Browser, base: str, username: str) -> Page:
-    page = await (await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")).new_page()
-    await page.goto(f"{base}/login")
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await expect(page.get_by_role("heading", name="我的案件")).to_be_visible()
-    return page
 
 
 def cells(row: Any) -> Any:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from temporalio.testing import WorkflowEnvironment
 
 from domain.actors import Role
@@ -22,8 +22,8 @@ from registry.importer import import_file
 from store.db import make_engine, make_session_factory
 from store.testing import migrated_database
 from tests.factories import EXAMPLES
+from tests.web.browsing import SCREENSHOTS, sign_in
 from tests.web.conftest import PASSWORD, WebDb
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.workflows.conftest import Kuayue, running_kuayue
 from web.app import create_app
 from web.config import WebConfig
@@ -55,15 +55,6 @@ def registry_db() -> Iterator[WebDb]:
 
 
 @pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM.exists(), "browser tests need Debian's chromium: scripts/test installs it (apt-get install chromium)"
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture(scope="module")
 async def kuayue(temporal_env: WorkflowEnvironment, registry_db: WebDb) -> AsyncIterator[Kuayue]:
     async with running_kuayue(temporal_env.client, registry_db.url) as kuayue:
         yield kuayue
@@ -76,16 +67,6 @@ async def server(temporal_env: WorkflowEnvironment, registry_db: WebDb, kuayue: 
     )
     async with serving(create_app(config, temporal_env.client, registry_db.sessions), port=0) as running:
         yield running
-
-
-async def sign_in(browser: Browser, base: str, username: str) -> Page:
-    page = await (await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")).new_page()
-    await page.goto(f"{base}/login")
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await expect(page.get_by_role("heading", name="我的案件")).to_be_visible()
-    return page
 
 
 def beijing(moment: datetime) -> str:

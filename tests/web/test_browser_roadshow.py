@@ -13,7 +13,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from temporalio.testing import WorkflowEnvironment
 
 from domain.actors import Role
@@ -24,8 +24,8 @@ from store.roadshows import roadshow_events
 from store.testing import migrated_database
 from tests.factories import EXAMPLES
 from tests.partnering import PartnerStack, partner_stack, take_to_financing
+from tests.web.browsing import SCREENSHOTS, sign_in
 from tests.web.conftest import PASSWORD
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from web.app import create_app
 from web.callbacks import CallbackConfig
 from web.config import WebConfig
@@ -65,25 +65,6 @@ async def server(temporal_env: WorkflowEnvironment, db_with_users: str, stack: P
     app = create_app(config, temporal_env.client, stack.kuayue.sessions, callbacks)
     async with serving(app, port=0) as running:
         yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM.exists(), "browser tests need Debian's chromium: scripts/test installs it (apt-get install chromium)"
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-async def sign_in(browser: Browser, base: str, username: str) -> Page:
-    page = await (await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")).new_page()
-    await page.goto(f"{base}/login")
-    await page.get_by_label("用户名").fill(username)
-    await page.get_by_label("密码").fill(PASSWORD)
-    await page.get_by_role("button", name="登录").click()
-    await expect(page.get_by_role("heading", name="我的案件")).to_be_visible()
-    return page
 
 
 async def test_a_manager_runs_a_roadshow_in_the_browser(

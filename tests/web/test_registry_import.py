@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,8 +24,9 @@ from registry.importer import import_file
 from store.db import make_engine, make_session_factory
 from store.models import AchievementRecord, DemandRegistryRecord, RegistryImportRecord
 from store.testing import migrated_database
+from tests.web import browsing
+from tests.web.browsing import SCREENSHOTS
 from tests.web.conftest import PASSWORD, WebDb, csrf_from, sign_in
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from web.app import create_app
 from web.config import WebConfig
 from web.serve import serving
@@ -212,16 +213,10 @@ async def test_bad_uploads_are_refused_with_what_is_allowed_and_write_nothing(im
     assert _counts(import_db) == (0, 0, 0)
 
 
-async def test_a_manager_imports_in_the_browser(temporal_env: WorkflowEnvironment, import_db: WebDb) -> None:
-    assert CHROMIUM.exists(), "browser tests need Debian's chromium: scripts/test installs it (apt-get install chromium)"
+async def test_a_manager_imports_in_the_browser(temporal_env: WorkflowEnvironment, import_db: WebDb, browser: Browser) -> None:
     config = WebConfig(database_url=import_db.url, secret_key="test-secret-key-not-for-production")
-    async with serving(create_app(config, temporal_env.client, import_db.sessions), port=0) as server, async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = await (await chromium.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")).new_page()
-        await page.goto(f"{server.url}/login")
-        await page.get_by_label("用户名").fill("jxau-manager")
-        await page.get_by_label("密码").fill(PASSWORD)
-        await page.get_by_role("button", name="登录").click()
+    async with serving(create_app(config, temporal_env.client, import_db.sessions), port=0) as server:
+        page = await browsing.sign_in(browser, server.url, "jxau-manager")
         await page.goto(f"{server.url}/registry/achievements")
         await page.get_by_role("link", name="导入登记库").click()
         await page.get_by_label("文件").set_input_files(str(ACHIEVEMENTS))
@@ -234,5 +229,5 @@ async def test_a_manager_imports_in_the_browser(temporal_env: WorkflowEnvironmen
         await expect(page.locator("table.imports")).to_contain_text("achievements.csv")
         await page.goto(f"{server.url}/registry/achievements")
         await expect(page.locator("tr[data-record]")).to_have_count(4)
-        await chromium.close()
+        await page.context.close()
     assert _counts(import_db) == (4, 0, 1)

@@ -13,12 +13,13 @@ Layout (a directory, or the same tree in a .zip):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import shutil
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +27,12 @@ from types import TracebackType
 from typing import IO, Any
 
 from google.protobuf.json_format import ParseDict
-from sqlalchemy import distinct, select
+from sqlalchemy import Row, distinct, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 
-from audit.histories import HistoryUnavailable, load_runs
+from audit.histories import HistoryUnavailable, RunHistory, runs_with, stored_runs
 from audit.history_codec import JSON_HEAD, JSON_TAIL, json_chunks
 from audit.verify import ChainChecker, verify_deal
 from store.models import EventRecord
@@ -40,6 +41,7 @@ FORMAT = "kuayue-evidence/1"
 MANIFEST = "manifest.json"
 MANIFEST_SUM = "manifest.sha256"
 _ROW_FIELDS = ("deal_id", "seq", "type", "occurred_at", "actor_id", "actor_role", "command_id", "payload", "prev_hash", "hash")
+_ROW_COLUMNS = [getattr(EventRecord, name) for name in (*_ROW_FIELDS, "recorded_at")]
 
 
 def deals_in_period(session: Session, since: datetime, until: datetime) -> list[str]:
@@ -50,6 +52,24 @@ def deals_in_period(session: Session, since: datetime, until: datetime) -> list[
 
 async def export_bundle(client: Client | None, sessions: sessionmaker[Session], deal_ids: list[str], out: Path) -> Path:
     """Write the bundle of `deal_ids` to `out` (a directory, or a .zip when the name ends so); returns `out`.
+
+    The bundle is written on a worker thread, so the caller's event loop (a web server's) stays free while rows are
+    read, hashed and compressed. The Temporal client is not thread-safe: the thread asks this loop for each deal's
+    runs from Temporal and reads everything else itself. See `write_bundle`.
+    """
+    loop = asyncio.get_running_loop()
+
+    def runs_of(deal_id: str) -> list[RunHistory]:
+        kept = stored_runs(sessions, deal_id)  # the database, on this thread
+        return asyncio.run_coroutine_threadsafe(runs_with(client, deal_id, kept), loop).result()
+
+    return await asyncio.to_thread(write_bundle, sessions, deal_ids, out, runs_of)
+
+
+def write_bundle(
+    sessions: sessionmaker[Session], deal_ids: list[str], out: Path, runs_of: Callable[[str], list[RunHistory]]
+) -> Path:
+    """Write the bundle of `deal_ids` to `out`, with each deal's runs from `runs_of` (raises HistoryUnavailable).
 
     Every file is streamed into the bundle while its SHA-256 is computed: archived rows are read in batches and
     a kept history is decompressed and written event by event, so a large deal is never held whole (a run read
@@ -62,16 +82,17 @@ async def export_bundle(client: Client | None, sessions: sessionmaker[Session], 
     with _BundleWriter(out) as writer:
         for deal_id in deal_ids:
             with sessions() as session:
+                # Columns, not ORM objects: the session would keep every loaded object until it closes.
                 rows = session.execute(
-                    select(EventRecord)
+                    select(*_ROW_COLUMNS)
                     .where(EventRecord.deal_id == deal_id)
                     .order_by(EventRecord.seq)
                     .execution_options(yield_per=1_000)
-                ).scalars()
+                )
                 writer.write(f"deals/{deal_id}/events.jsonl", (_row_line(row) for row in rows))
                 reports.append(verify_deal(session, deal_id))
             try:
-                runs = await load_runs(client, sessions, deal_id)
+                runs = runs_of(deal_id)
             except HistoryUnavailable:
                 missing_histories.append(deal_id)
                 continue
@@ -95,7 +116,7 @@ async def export_bundle(client: Client | None, sessions: sessionmaker[Session], 
     return out
 
 
-def _row_line(row: EventRecord) -> bytes:
+def _row_line(row: Row[Any]) -> bytes:
     values = {name: getattr(row, name) for name in _ROW_FIELDS}
     values["occurred_at"] = row.occurred_at.isoformat()
     values["recorded_at"] = row.recorded_at.isoformat()

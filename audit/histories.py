@@ -112,7 +112,12 @@ async def fetch_runs(client: Client, deal_id: str) -> list[RunHistory]:
 
 async def load_runs(client: Client | None, sessions: sessionmaker[Session], deal_id: str) -> list[RunHistory]:
     """Every run of the deal, oldest first: from Temporal where it still has the run, else from the store."""
-    stored = {run.run_id: run for run in stored_runs(sessions, deal_id)}
+    return await runs_with(client, deal_id, stored_runs(sessions, deal_id))
+
+
+async def runs_with(client: Client | None, deal_id: str, kept: list[RunHistory]) -> list[RunHistory]:
+    """Every run of the deal, oldest first: from Temporal where it still has the run, else from `kept` (the store's)."""
+    stored = {run.run_id: run for run in kept}
     runs = await _walk(client, deal_id, stored) if client is not None else []
     if not runs:
         runs = sorted(stored.values(), key=lambda r: r.run_index)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -241,6 +242,46 @@ class DealHistoryRecord(Base):
     history_sha256: Mapped[str] = mapped_column(String(64))
     event_count: Mapped[int] = mapped_column(Integer)
     stored_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AuditJobRecord(Base):
+    """An audit job started from the web UI (issue 6): verifying the hash chains of a centre's deals or the whole archive.
+
+    A row, not a web process's memory, so a job outlives the process that ran it and every web process shows it.
+    `owner_*` name the process that runs it and `heartbeat_at` says it is still alive; a running job whose process is
+    gone is marked 'interrupted' (`store.audit_jobs.reap`). `report` is the verification report as JSON.
+    """
+
+    __tablename__ = "audit_jobs"
+    __table_args__ = (
+        Index(None, "started_at"),
+        # At most one running job per scope, whichever process starts it: a second request is shown the first.
+        Index(
+            "uq_audit_jobs_running_scope",
+            "kind",
+            "scope",
+            unique=True,
+            sqlite_where=text("status = 'running'"),
+            postgresql_where=text("status = 'running'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # 'verify'
+    scope: Mapped[str] = mapped_column(String(128))  # 'all' or 'centre:<id>'
+    started_by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16))  # running, done, failed, interrupted
+    events_total: Mapped[int | None] = mapped_column(Integer)
+    events_done: Mapped[int] = mapped_column(Integer)
+    deals_done: Mapped[int] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    owner_host: Mapped[str] = mapped_column(String(255))
+    owner_pid: Mapped[int] = mapped_column(Integer)
+    owner_instance: Mapped[str] = mapped_column(String(32))
+    report: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class AchievementRecord(Base):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
@@ -29,6 +31,7 @@ from web import (
     registry_pages,
     roadshow_pages,
 )
+from web.audit_jobs import VerificationJobs
 from web.config import WebConfig
 from web.deals import DealNotVisible, Forbidden, Services
 from web.rendering import render
@@ -46,8 +49,17 @@ def create_app(
 
     With `partner_callbacks` (the partner directory and registration rules) it also takes partners' signed callbacks.
     """
-    app = FastAPI(title="Kuayue 跨越", summary="技术转移案件：经纪人工作台与 JSON API")
+    jobs = VerificationJobs(sessions, heartbeat=config.audit_job_heartbeat_seconds, stale=config.audit_job_stale_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Jobs of a stopping process end as interrupted (to be started again) rather than vanish mid-run.
+        await run_in_threadpool(jobs.stop)
+
+    app = FastAPI(title="Kuayue 跨越", summary="技术转移案件：经纪人工作台与 JSON API", lifespan=lifespan)
     app.state.services = Services(sessions=sessions, client=client, config=config)
+    app.state.verification_jobs = jobs
     app.state.partner_callbacks = partner_callbacks
     app.add_middleware(
         SessionMiddleware,

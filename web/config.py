@@ -23,6 +23,11 @@ class WebConfig:
     lockout_minutes: int = 15
     # Cookies marked Secure are not sent over plain http, which the embedded quickstart uses.
     https_only: bool = False
+    # Audit jobs (chain verifications from the web): a running job writes its progress every `heartbeat` seconds; one
+    # not heard from for `stale` seconds is taken for interrupted (its machine is gone; on the same machine a job's
+    # process is looked at directly).
+    audit_job_heartbeat_seconds: float = 2.0
+    audit_job_stale_seconds: float = 30.0
 
     def workflow_url(self, workflow_id: str) -> str | None:
         """The deal's workflow in Temporal's Web UI, for operators."""

@@ -177,3 +177,33 @@ def check_may_bid(actor: Actor) -> None:
     if actor.role in (Role.BROKER, Role.MANAGER) and actor.centre_id:
         return
     raise Forbidden(f"只有成果所属中心的经纪人或管理员可以揭榜；{actor.id}（{actor.role.value}）无权揭榜")
+
+
+ARCHIVE_SCOPE = "all"  # a verification of the whole archive; a centre's is "centre:<id>"
+
+
+def verification_scope(actor: Actor, centre_id: str | None) -> str:
+    """The scope of the chain verification `actor` asks for (a centre's deals, or the whole archive); else Forbidden.
+
+    Auditors and the hub admin may verify any centre and the whole archive; a centre manager only their centre.
+    """
+    from web.deals import Forbidden  # imported late, as above
+
+    if actor.role in (Role.HUB_ADMIN, Role.AUDITOR):
+        return f"centre:{centre_id}" if centre_id else ARCHIVE_SCOPE
+    if actor.role == Role.MANAGER and actor.centre_id:
+        if not centre_id:
+            raise Forbidden("只有审计员和省中心管理员可以校验整个存档")
+        if centre_id != actor.centre_id:
+            raise Forbidden(f"中心管理员只能校验本中心（{actor.centre_id}）的案件")
+        return f"centre:{centre_id}"
+    raise Forbidden(f"{actor.id}（{actor.role.value}）无权校验哈希链")
+
+
+def visible_verification_scopes(actor: Actor) -> list[str] | None:
+    """The verification jobs `actor` may see, by scope: None for every job (auditors, the hub), a manager their centre's."""
+    if actor.role in (Role.HUB_ADMIN, Role.AUDITOR):
+        return None
+    if actor.role == Role.MANAGER and actor.centre_id:
+        return [f"centre:{actor.centre_id}"]
+    return []

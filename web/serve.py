@@ -65,7 +65,7 @@ class RunningServer:
 @contextlib.asynccontextmanager
 async def serving(app: FastAPI, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> AsyncIterator[RunningServer]:
     """Serve `app` on this event loop (it shares the loop's Temporal client) until the block ends."""
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

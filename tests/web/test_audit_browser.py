@@ -1,16 +1,19 @@
-"""An auditor goes through a deal's audit pages in Debian's Chromium: chain, replay, state at a seq, evidence, who did what.
+"""An auditor goes through a deal's audit pages in Debian's Chromium: chain, replay, state at a seq, evidence, who did what,
+a centre's verification job, and the pages in English.
 
 Screenshots of the audit pages are written to docs/screenshots/audit-*.png (shown in the README).
 """
 
 from __future__ import annotations
 
+import csv
+import subprocess
+import sys
 from pathlib import Path
 
 from fastapi import FastAPI
 from playwright.async_api import Browser, expect
 
-from audit.export import verify_bundle
 from examples.lifecycle import lifecycle
 from tests.factories import EXAMPLES
 from tests.web.browsing import SCREENSHOTS
@@ -59,7 +62,10 @@ async def test_an_auditor_opens_a_deals_audit_pages(app: FastAPI, deals: Kuayue,
         bundle = tmp_path / download.suggested_filename
         await download.save_as(bundle)
         assert bundle.name == f"evidence-{opened.deal_id}.zip"
-        assert verify_bundle(bundle) == []
+        kuayue = Path(sys.executable).parent / "kuayue"
+        command = [str(kuayue), "audit", "verify-bundle", str(bundle)]
+        checked = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        assert checked.returncode == 0 and "完整 intact" in checked.stdout, checked.stdout + checked.stderr
 
         await page.get_by_role("link", name="操作记录").click()
         await page.get_by_label("用户").fill("ja-broker-liu")
@@ -67,4 +73,29 @@ async def test_an_auditor_opens_a_deals_audit_pages(app: FastAPI, deals: Kuayue,
         mine = [e for e in archived if e.actor.id == "ja-broker-liu"]
         await expect(page.locator(f'table.inbox a[href="/audit/deals/{opened.deal_id}"]')).to_have_count(len(mine))
         await page.screenshot(path=str(SCREENSHOTS / "audit-actions.png"), full_page=True)
+        async with page.expect_download() as downloading:
+            await page.get_by_role("link", name="下载 CSV").click()
+        sheet = await (await downloading.value).path()
+        _, *rows = csv.reader(sheet.read_text(encoding="utf-8-sig").splitlines())
+        this_deal = [(row[1], int(row[2]), row[3]) for row in rows if row[1] == opened.deal_id]  # the database is shared
+        assert this_deal == [(e.deal_id, e.seq, e.actor.id) for e in mine]
+
+        await page.get_by_role("link", name="← 审计").click()
+        await page.get_by_label("中心").fill("ja-centre")
+        await page.get_by_role("button", name="校验（中心留空则校验整个存档）").click()
+        await expect(page.locator("#job")).to_have_attribute("data-status", "done", timeout=30_000)
+        await expect(page.get_by_role("status")).to_contain_text("哈希链完整")
+        await expect(page.get_by_role("button", name="再次校验")).to_be_visible()
+        await page.screenshot(path=str(SCREENSHOTS / "audit-verify-job.png"), full_page=True)
+
+        await page.get_by_role("link", name="English").click()
+        await expect(page.get_by_role("heading", name="Hash-chain verification: centre ja-centre")).to_be_visible()
+        await page.get_by_role("link", name="← Audit").click()
+        await expect(page.locator("#verification-jobs")).to_contain_text("done: hash chain intact")
+        await page.get_by_label("Deal id").fill(opened.deal_id)
+        await page.get_by_role("button", name="Open").click()
+        await page.get_by_role("link", name="Replay and re-derivation").click()
+        await expect(page.get_by_role("status")).to_contain_text(f"{len(archived)} events re-derived from the history")
+        await expect(page.locator("table.inbox")).to_contain_text("replays")
+        await page.screenshot(path=str(SCREENSHOTS / "audit-replay-en.png"), full_page=True)
     assert deals.archive(opened.deal_id) == archived  # the auditor changed nothing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import httpx
@@ -155,3 +156,50 @@ def _set_note(web_db: WebDb, deal_id: str, old: str, new: str) -> str:
         assert old in row.payload
         row.payload = row.payload.replace(old, new)
     return old
+
+
+async def test_the_audit_pages_speak_english_when_it_is_chosen(app: FastAPI, deals: Kuayue) -> None:
+    ja, _ = await deals.open(JA)
+    for command in lifecycle(ja)[:3]:
+        await deals.act(ja.deal_id, command)
+    archived = deals.archive(ja.deal_id)
+    client = await sign_in(app, "auditor-zhao")
+    await client.get("/lang/en")
+
+    home = await client.get("/audit")
+    assert "<h1>Audit</h1>" in home.text and "Audit a deal" in home.text and "Verify (leave the centre empty" in home.text
+    chain = await client.get(f"/audit/deals/{ja.deal_id}")
+    assert f"deal {ja.deal_id}: 1 deal(s), {len(archived)} event(s) —\nhash chain intact" in chain.text
+    assert "Replay and re-derivation" in chain.text and "Download evidence bundle" in chain.text
+    replay = await client.get(f"/audit/deals/{ja.deal_id}/replay")
+    assert "replays" in replay.text
+    assert f"{len(archived)} events re-derived from the history, {len(archived)} archived" in replay.text
+    assert "0 difference(s)" in replay.text and "agree" in replay.text
+    state = await client.get(f"/audit/deals/{ja.deal_id}/state", params={"seq": "2"})
+    assert "State (folded from 2 archived event(s))" in state.text and "Demand mining" in state.text
+    bad = await client.get(f"/audit/deals/{ja.deal_id}/state", params={"at": "昨天下午"})
+    assert bad.status_code == 422 and "The moment “昨天下午” cannot be read; write it as 2026-03-05T18:00" in bad.text
+    period = {"actor": "ja-broker-liu", "since": "2026-03-05", "until": "2026-03-01"}
+    backwards = await client.get("/audit/actions", params=period)
+    assert backwards.status_code == 422 and "The start date 2026-03-05 is after the end date 2026-03-01" in backwards.text
+    actions = await client.get("/audit/actions", params={"actor": "ja-broker-liu"})
+    mine = sum(e.actor.id == "ja-broker-liu" for e in archived)
+    assert "Who did what" in actions.text and "Download CSV" in actions.text
+    assert (await client.get("/audit/actions.csv", params={"actor": "ja-broker-liu"})).text.splitlines()[0] == (
+        "\ufeffTime (Beijing),Deal,Seq,User,Role,Centre,Event type,Action,Command id"
+    )
+    assert mine and actions.text.count(f'href="/audit/deals/{ja.deal_id}"') == mine
+    started = await client.post("/audit/verify", data={"csrf_token": csrf_from(home.text), "centre": "ja-centre"})
+    job = started.headers["location"]
+    for _ in range(100):
+        page = await client.get(job)
+        if "Verifying…" not in page.text:
+            break
+        await asyncio.sleep(0.1)
+    assert "Hash-chain verification: centre ja-centre" in page.text and "hash chain intact" in page.text
+    assert "Verify again" in page.text
+    for text in (home.text, chain.text, replay.text, state.text, actions.text, page.text):
+        # The pages' own words are English; Chinese is left only in the record (deal titles, the events' sentences).
+        chrome = re.sub(r'<ol class="timeline">.*?</ol>|<tr><td>.*?</tr>|<pre>.*?</pre>', "", text, flags=re.S)
+        assert not any(word in chrome for word in ("审计", "哈希链", "回放", "操作记录", "校验", "案件", "序号", "存档")), chrome
+    await client.aclose()

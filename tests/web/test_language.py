@@ -18,7 +18,7 @@ from registry.declines import REASON_LABELS
 from tests.factories import EXAMPLES
 from tests.web.conftest import sign_in
 from tests.workflows.conftest import Kuayue
-from web import partner_view, roadshow_pages, roadshow_view
+from web import audit_pages, partner_view, roadshow_pages, roadshow_view
 from web.format import COMMAND_NAMES_ZH, JIANGXI_CITIES, NEXT_ACTION_ZH, code_names
 from web.forms import form_for
 from web.i18n import translations
@@ -33,7 +33,7 @@ def messages_pages_show() -> set[str]:
     """Every Chinese message the templates pass to _() (directly, in a choice dict or in an option list), and the
     names the pages translate: stages, commands, next steps, form labels and options, Jiangxi's cities."""
     found: set[str] = set()
-    for template in TEMPLATES.glob("*.html"):
+    for template in TEMPLATES.rglob("*.html"):  # the auditor's pages are in audit/
         text = template.read_text(encoding="utf-8")
         found |= {m.group(2) for m in re.finditer(r"_\(([\"'])(.*?)\1", text)}
         for block in re.findall(r"_\(\{(.*?)\}", text) + re.findall(r"\[\((.*?)\)\]", text):
@@ -51,6 +51,8 @@ def messages_pages_show() -> set[str]:
     for names in (roadshow_view.STATUS_ZH, roadshow_view.MODE_ZH, roadshow_view.INTEREST_STATUS_ZH, roadshow_pages.ACTION_ZH):
         found |= set(names.values())
     found |= set(roadshow_view.COMMITMENT_ZH)
+    # What the auditor's pages say about a query that cannot be read, and the columns of the "who did what" CSV.
+    found |= set(audit_pages.QUERY_MESSAGES) | set(audit_pages.CSV_COLUMNS) | {audit_pages.NO_ACTOR}
     for command in COMMAND_NAMES_ZH:
         for f in form_for(command, DealState(deal_id="x")).fields:
             found |= {f.label} | {label for _, label in f.options if CHINESE.search(label)}

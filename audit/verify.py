@@ -1,4 +1,4 @@
-"""Hash-chain verification of the archive, streamed: one deal, a centre's deals, or every deal.
+"""Hash-chain verification of the archive, streamed: one deal, a centre's deals, or every deal; and roadshows' chains.
 
 The rules are `store.chain`'s (seqs 1, 2, 3 … without gaps, `prev_hash` = the previous `hash`,
 `hash` = chain_hash(prev_hash, payload), the columns repeat the payload); `ChainChecker` applies
@@ -19,7 +19,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from store.chain import GENESIS_HASH, chain_hash
-from store.models import DealRecord, EventRecord
+from store.models import DealRecord, EventRecord, RoadshowEventRecord
+from store.roadshows import verify_roadshow_chain
 
 ProblemKind: TypeAlias = Literal["gap", "prev_hash", "hash", "payload", "column"]
 # Told how far a verification has got, every PROGRESS_EVERY events; may raise to stop it (a stopping web process).
@@ -186,3 +187,29 @@ def _verify(
 ) -> VerificationReport:
     ordered = select(*_ROW_COLUMNS).where(*where).order_by(EventRecord.deal_id, EventRecord.seq)
     return ChainChecker(scope).check_all(session.execute(ordered.execution_options(yield_per=batch)), progress)
+
+
+class RoadshowVerification(BaseModel):
+    """The chains of one roadshow or of every archived roadshow (each roadshow is a chain of its own)."""
+
+    scope: str
+    roadshows: int = 0
+    events: int = 0
+    problems: list[str] = []
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def verify_roadshows(session: Session, roadshow_id: str | None = None) -> RoadshowVerification:
+    """Every archived roadshow's chain (`store.roadshows.verify_roadshow_chain`), or one roadshow's."""
+    counted = select(RoadshowEventRecord.roadshow_id, func.count()).group_by(RoadshowEventRecord.roadshow_id)
+    if roadshow_id is not None:
+        counted = counted.where(RoadshowEventRecord.roadshow_id == roadshow_id)
+    report = RoadshowVerification(scope=f"roadshow {roadshow_id}" if roadshow_id else "every roadshow")
+    for found, events in session.execute(counted.order_by(RoadshowEventRecord.roadshow_id)).all():
+        report.roadshows += 1
+        report.events += events
+        report.problems += verify_roadshow_chain(session, found)
+    return report

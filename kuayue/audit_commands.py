@@ -54,7 +54,8 @@ def add_audit_command(subcommands: Subcommands) -> None:
     scope = verify.add_mutually_exclusive_group(required=True)
     scope.add_argument("--deal")
     scope.add_argument("--centre")
-    scope.add_argument("--all", action="store_true")
+    scope.add_argument("--roadshow", help="one roadshow's chain (路演)")
+    scope.add_argument("--all", action="store_true", help="every deal and every roadshow")
     verify.set_defaults(handler=_sync(_verify))
 
     export = audit.add_parser("export", help="write an evidence bundle (directory or .zip) (导出证据包)")
@@ -193,20 +194,32 @@ async def _state(args: argparse.Namespace) -> int:
 
 
 async def _verify(args: argparse.Namespace) -> int:
-    from audit.verify import verify_archive, verify_centre, verify_deal
+    from audit.verify import (
+        RoadshowVerification,
+        VerificationReport,
+        verify_archive,
+        verify_centre,
+        verify_deal,
+        verify_roadshows,
+    )
 
+    reports: list[VerificationReport | RoadshowVerification] = []
     with _sessions(args)() as session:
         if args.deal:
-            report = verify_deal(session, args.deal)
+            reports.append(verify_deal(session, args.deal))
         elif args.centre:
-            report = verify_centre(session, args.centre)
+            reports.append(verify_centre(session, args.centre))
+        elif args.roadshow:
+            reports.append(verify_roadshows(session, args.roadshow))
         else:
-            report = verify_archive(session)
-    for problem in report.problems:
-        print(problem.describe())
-    verdict = "完整 intact" if report.intact else f"发现 {len(report.problems)} 处问题 PROBLEMS FOUND"
-    print(f"{report.scope}: {report.deals} deals, {report.events} events — {verdict}")
-    return 0 if report.intact else 1
+            reports += [verify_archive(session), verify_roadshows(session)]
+    for report in reports:
+        for problem in report.problems:
+            print(problem if isinstance(problem, str) else problem.describe())
+        verdict = "完整 intact" if report.intact else f"发现 {len(report.problems)} 处问题 PROBLEMS FOUND"
+        counted = f"{report.deals} deals" if isinstance(report, VerificationReport) else f"{report.roadshows} roadshows"
+        print(f"{report.scope}: {counted}, {report.events} events — {verdict}")
+    return 0 if all(report.intact for report in reports) else 1
 
 
 async def _export(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -32,9 +32,12 @@ from domain.roadshow import (
     decide_roadshow,
     fold_roadshow,
 )
+from kuayue.cli import main
 from store.chain import GENESIS_HASH, chain_hash
+from store.db import make_engine, make_session_factory
 from store.models import RoadshowEventRecord
 from store.roadshows import interests, list_roadshows, roadshow_events, roadshow_row, verify_roadshow_chain
+from store.testing import migrated_database
 from tests.factories import HUB_ADMIN, T0
 
 WAN = 1_000_000
@@ -162,3 +165,30 @@ def test_the_chain_check_names_an_edited_event(session_factory: sessionmaker[Ses
     with session_factory() as s:
         problems = verify_roadshow_chain(s, "RS-1")
     assert problems and all("seq 6" in p for p in problems), problems
+
+
+def test_kuayue_audit_verify_checks_roadshow_chains_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with migrated_database("sqlite") as url:
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        archive = RoadshowArchive(sessions)
+        for events in steps():
+            append(archive, events)
+        monkeypatch.setenv("KUAYUE_DATABASE_URL", url)
+        assert main(["audit", "verify", "--all"]) == 0
+        out = capsys.readouterr().out
+        assert "whole archive: 0 deals, 0 events — 完整 intact" in out
+        assert "every roadshow: 1 roadshows, 11 events — 完整 intact" in out
+        with sessions.begin() as s:  # one investor's name changed in the stored event
+            row = s.scalars(
+                select(RoadshowEventRecord).where(RoadshowEventRecord.roadshow_id == "RS-1", RoadshowEventRecord.seq == 4)
+            ).one()
+            assert "银行" in row.payload
+            row.payload = row.payload.replace("银行", "钱庄")
+        assert main(["audit", "verify", "--roadshow", "RS-1"]) == 1
+        out = capsys.readouterr().out
+        assert "roadshow RS-1 seq 4: stored hash" in out and "发现" in out
+        assert main(["audit", "verify", "--all"]) == 1
+        engine.dispose()

@@ -24,10 +24,12 @@ from domain.decider import allowed_commands
 from domain.events import Candidate, Side
 from domain.open_call import AwardRequest, AwardResult, OpenCallAppend, OpenCallEvent, OpenCallState
 from domain.stages import Stage, zh
+from store.chain import GENESIS_HASH, chain_hash
 from store.db import upsert_insert
 from store.models import OpenCallEventRecord, OpenCallRecord
 
 OPEN_CALL_ARCHIVE_CONFLICT = "OpenCallArchiveConflict"
+OPEN_CALL_ARCHIVE_GAP = "OpenCallArchiveGap"
 DEAL_REFUSED = "deal_refused"
 DEAL_NOT_MATCHING = "deal_not_matching"
 
@@ -55,23 +57,36 @@ class OpenCallArchive:
         state = request.state
         with self._session_factory.begin() as session:
             seqs = [e.seq for e in request.events]
+            # From the seq before the first: its hash is where this append's links start.
             stored = {
-                row.seq: row.payload
-                for row in session.execute(_STORED, {"open_call_id": state.open_call_id, "first": seqs[0], "last": seqs[-1]})
+                row.seq: (row.payload, row.hash)
+                for row in session.execute(
+                    _STORED, {"open_call_id": state.open_call_id, "first": seqs[0] - 1, "last": seqs[-1]}
+                )
             }
+            if seqs[0] > 1 and seqs[0] - 1 not in stored:
+                raise ApplicationError(
+                    f"open call {state.open_call_id}: seq {seqs[0]} arrived before seq {seqs[0] - 1} was archived",
+                    type=OPEN_CALL_ARCHIVE_GAP,
+                    non_retryable=True,
+                )
+            prev = stored[seqs[0] - 1][1] if seqs[0] > 1 else GENESIS_HASH
             rows = []
             for event in request.events:
                 canonical = event.canonical_json()
                 if event.seq in stored:
-                    if stored[event.seq] != canonical:
+                    if stored[event.seq][0] != canonical:
                         raise ApplicationError(
                             f"open call {state.open_call_id} seq {event.seq}: the archive holds different content; "
                             "archived events are never overwritten",
                             type=OPEN_CALL_ARCHIVE_CONFLICT,
                             non_retryable=True,
                         )
+                    prev = stored[event.seq][1]
                     continue
-                rows.append(_columns(event, state, canonical, now))
+                link = chain_hash(prev, canonical)
+                rows.append({**_columns(event, state, canonical, now), "prev_hash": prev, "hash": link})
+                prev = link
             if rows:
                 session.execute(insert(OpenCallEventRecord), rows)
             _upsert_row(session, state, now)
@@ -182,7 +197,7 @@ def _upsert_row(session: Session, state: OpenCallState, now: datetime) -> None:
     session.execute(statement)
 
 
-_STORED = select(OpenCallEventRecord.seq, OpenCallEventRecord.payload).where(
+_STORED = select(OpenCallEventRecord.seq, OpenCallEventRecord.payload, OpenCallEventRecord.hash).where(
     OpenCallEventRecord.open_call_id == bindparam("open_call_id"),
     OpenCallEventRecord.seq >= bindparam("first"),
     OpenCallEventRecord.seq <= bindparam("last"),

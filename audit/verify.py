@@ -1,4 +1,5 @@
-"""Hash-chain verification of the archive, streamed: one deal, a centre's deals, or every deal; and roadshows' chains.
+"""Hash-chain verification of the archive, streamed: one deal, a centre's deals, or every deal; and
+the chains kept beside them, one per roadshow and one per open call.
 
 The rules are `store.chain`'s (seqs 1, 2, 3 … without gaps, `prev_hash` = the previous `hash`,
 `hash` = chain_hash(prev_hash, payload), the columns repeat the payload); `ChainChecker` applies
@@ -16,10 +17,11 @@ from typing import Any, Literal, Protocol, TypeAlias
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from store.chain import GENESIS_HASH, chain_hash
-from store.models import DealRecord, EventRecord, RoadshowEventRecord
+from store.models import DealRecord, EventRecord, OpenCallEventRecord, RoadshowEventRecord
+from store.open_calls import verify_open_call_chain
 from store.roadshows import verify_roadshow_chain
 
 ProblemKind: TypeAlias = Literal["gap", "prev_hash", "hash", "payload", "column"]
@@ -189,11 +191,12 @@ def _verify(
     return ChainChecker(scope).check_all(session.execute(ordered.execution_options(yield_per=batch)), progress)
 
 
-class RoadshowVerification(BaseModel):
-    """The chains of one roadshow or of every archived roadshow (each roadshow is a chain of its own)."""
+class ChainsVerification(BaseModel):
+    """The chains kept beside the deals': one per roadshow, or one per open call."""
 
     scope: str
-    roadshows: int = 0
+    kind: str  # "roadshows" or "open calls"
+    chains: int = 0
     events: int = 0
     problems: list[str] = []
 
@@ -202,14 +205,29 @@ class RoadshowVerification(BaseModel):
         return not self.problems
 
 
-def verify_roadshows(session: Session, roadshow_id: str | None = None) -> RoadshowVerification:
+def verify_roadshows(session: Session, roadshow_id: str | None = None) -> ChainsVerification:
     """Every archived roadshow's chain (`store.roadshows.verify_roadshow_chain`), or one roadshow's."""
-    counted = select(RoadshowEventRecord.roadshow_id, func.count()).group_by(RoadshowEventRecord.roadshow_id)
-    if roadshow_id is not None:
-        counted = counted.where(RoadshowEventRecord.roadshow_id == roadshow_id)
-    report = RoadshowVerification(scope=f"roadshow {roadshow_id}" if roadshow_id else "every roadshow")
-    for found, events in session.execute(counted.order_by(RoadshowEventRecord.roadshow_id)).all():
-        report.roadshows += 1
+    return _verify_chains(session, "roadshows", RoadshowEventRecord.roadshow_id, verify_roadshow_chain, roadshow_id)
+
+
+def verify_open_calls(session: Session, open_call_id: str | None = None) -> ChainsVerification:
+    """Every archived open call's chain (`store.open_calls.verify_open_call_chain`), or one call's."""
+    return _verify_chains(session, "open calls", OpenCallEventRecord.open_call_id, verify_open_call_chain, open_call_id)
+
+
+def _verify_chains(
+    session: Session,
+    kind: str,
+    chain_id: InstrumentedAttribute[str],
+    verify_one: Callable[[Session, str], list[str]],
+    only: str | None,
+) -> ChainsVerification:
+    counted = select(chain_id, func.count()).group_by(chain_id)
+    if only is not None:
+        counted = counted.where(chain_id == only)
+    report = ChainsVerification(scope=f"{kind.rstrip('s')} {only}" if only else f"every {kind.rstrip('s')}", kind=kind)
+    for found, events in session.execute(counted.order_by(chain_id)).all():
+        report.chains += 1
         report.events += events
-        report.problems += verify_roadshow_chain(session, found)
+        report.problems += verify_one(session, found)
     return report

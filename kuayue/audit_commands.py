@@ -55,7 +55,8 @@ def add_audit_command(subcommands: Subcommands) -> None:
     scope.add_argument("--deal")
     scope.add_argument("--centre")
     scope.add_argument("--roadshow", help="one roadshow's chain (路演)")
-    scope.add_argument("--all", action="store_true", help="every deal and every roadshow")
+    scope.add_argument("--open-call", help="one open call's chain (揭榜挂帅)")
+    scope.add_argument("--all", action="store_true", help="every deal, roadshow and open call")
     verify.set_defaults(handler=_sync(_verify))
 
     export = audit.add_parser("export", help="write an evidence bundle (directory or .zip) (导出证据包)")
@@ -195,15 +196,16 @@ async def _state(args: argparse.Namespace) -> int:
 
 async def _verify(args: argparse.Namespace) -> int:
     from audit.verify import (
-        RoadshowVerification,
+        ChainsVerification,
         VerificationReport,
         verify_archive,
         verify_centre,
         verify_deal,
+        verify_open_calls,
         verify_roadshows,
     )
 
-    reports: list[VerificationReport | RoadshowVerification] = []
+    reports: list[VerificationReport | ChainsVerification] = []
     with _sessions(args)() as session:
         if args.deal:
             reports.append(verify_deal(session, args.deal))
@@ -211,13 +213,15 @@ async def _verify(args: argparse.Namespace) -> int:
             reports.append(verify_centre(session, args.centre))
         elif args.roadshow:
             reports.append(verify_roadshows(session, args.roadshow))
+        elif args.open_call:
+            reports.append(verify_open_calls(session, args.open_call))
         else:
-            reports += [verify_archive(session), verify_roadshows(session)]
+            reports += [verify_archive(session), verify_roadshows(session), verify_open_calls(session)]
     for report in reports:
         for problem in report.problems:
             print(problem if isinstance(problem, str) else problem.describe())
         verdict = "完整 intact" if report.intact else f"发现 {len(report.problems)} 处问题 PROBLEMS FOUND"
-        counted = f"{report.deals} deals" if isinstance(report, VerificationReport) else f"{report.roadshows} roadshows"
+        counted = f"{report.deals} deals" if isinstance(report, VerificationReport) else f"{report.chains} {report.kind}"
         print(f"{report.scope}: {counted}, {report.events} events — {verdict}")
     return 0 if all(report.intact for report in reports) else 1
 

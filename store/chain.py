@@ -18,6 +18,8 @@ workflow, which Temporal keeps in the deal's history.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
+from typing import Protocol, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -32,6 +34,47 @@ GENESIS_HASH = "0" * 64
 def chain_hash(prev_hash: str, canonical_event: str) -> str:
     """The link after `prev_hash` for an event whose canonical JSON is `canonical_event`."""
     return hashlib.sha256((prev_hash + canonical_event).encode("utf-8")).hexdigest()
+
+
+class ChainRow(Protocol):
+    """What any chained row has: its place, its links and the text they cover."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def prev_hash(self) -> str: ...
+    @property
+    def hash(self) -> str: ...
+    @property
+    def payload(self) -> str: ...
+
+
+_Row = TypeVar("_Row", bound=ChainRow)
+
+
+def chain_problems(label: str, rows: Iterable[_Row], payload_problems: Callable[[_Row], list[str]]) -> list[str]:
+    """Problems in one chain's rows (in seq order), one sentence each, named "<label> seq <n>"; empty when intact.
+
+    Used for the chains kept beside the deals' (one per roadshow, one per open call); each names what its payloads
+    must agree with.
+    """
+    problems: list[str] = []
+    expected_prev, expected_seq = GENESIS_HASH, 1
+    for row in rows:
+        where = f"{label} seq {row.seq}"
+        if row.seq != expected_seq:
+            problems.append(f"{where}: seq {expected_seq}..{row.seq - 1} missing before it")
+        if row.prev_hash != expected_prev:
+            problems.append(f"{where}: prev_hash {row.prev_hash} does not match the previous event's hash {expected_prev}")
+        recomputed = chain_hash(expected_prev, row.payload)
+        if row.hash != recomputed:
+            problems.append(
+                f"{where}: stored hash {row.hash} differs from recomputed {recomputed}; "
+                "the payload or an earlier hash was changed"
+            )
+        problems.extend(f"{where}: {p}" for p in payload_problems(row))
+        expected_prev, expected_seq = row.hash, row.seq + 1
+    return problems
 
 
 def verify_chain(session: Session, deal_id: str) -> list[str]:

@@ -420,7 +420,8 @@ class OpenCallEventRecord(Base):
     """One archived event of an open call (揭榜挂帅). Inserted, never updated; unique on (open_call_id, seq).
 
     Kept apart from the deal archive: bids come from institutions and never enter a deal's hash chain.
-    `payload` is the event's canonical JSON.
+    `payload` is the event's canonical JSON. Each call's events form a hash chain of their own, by the rule of
+    `store.chain` (`prev_hash`, `hash`; migration 0013_open_call_chain chained the rows archived before it).
     """
 
     __tablename__ = "open_call_events"
@@ -438,6 +439,8 @@ class OpenCallEventRecord(Base):
     actor_id: Mapped[str] = mapped_column(String)
     actor_role: Mapped[str] = mapped_column(String(32))
     payload: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from domain.events import Event
 from domain.roadshow import RoadshowEvent
-from store.chain import GENESIS_HASH, chain_hash
+from store.chain import chain_problems
 from store.models import (
     EventRecord,
     RoadshowDealRecord,
@@ -137,23 +137,7 @@ def verify_roadshow_chain(session: Session, roadshow_id: str) -> list[str]:
     rows = session.scalars(
         select(RoadshowEventRecord).where(RoadshowEventRecord.roadshow_id == roadshow_id).order_by(RoadshowEventRecord.seq)
     )
-    problems: list[str] = []
-    expected_prev, expected_seq = GENESIS_HASH, 1
-    for row in rows:
-        where = f"roadshow {roadshow_id} seq {row.seq}"
-        if row.seq != expected_seq:
-            problems.append(f"{where}: seq {expected_seq}..{row.seq - 1} missing before it")
-        if row.prev_hash != expected_prev:
-            problems.append(f"{where}: prev_hash {row.prev_hash} does not match the previous event's hash {expected_prev}")
-        recomputed = chain_hash(expected_prev, row.payload)
-        if row.hash != recomputed:
-            problems.append(
-                f"{where}: stored hash {row.hash} differs from recomputed {recomputed}; "
-                "the payload or an earlier hash was changed"
-            )
-        problems.extend(f"{where}: {p}" for p in _payload_problems(row))
-        expected_prev, expected_seq = row.hash, row.seq + 1
-    return problems
+    return chain_problems(f"roadshow {roadshow_id}", rows, _payload_problems)
 
 
 def _payload_problems(row: RoadshowEventRecord) -> list[str]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.open_call import OPEN_CALL_ARCHIVE_CONFLICT, OpenCallArchive
+from activities.open_call import OPEN_CALL_ARCHIVE_CONFLICT, OPEN_CALL_ARCHIVE_GAP, OpenCallArchive
 from domain.actors import Actor, Role
 from domain.open_call import (
     Bid,
@@ -26,7 +27,12 @@ from domain.open_call import (
 )
 from domain.parties import AchievementRef, Institution
 from domain.stages import Stage
-from store.open_calls import list_open_calls, open_call_events
+from kuayue.cli import main
+from store.chain import GENESIS_HASH, chain_hash
+from store.db import make_engine, make_session_factory
+from store.models import OpenCallEventRecord
+from store.open_calls import list_open_calls, open_call_events, verify_open_call_chain
+from store.testing import migrated_database
 from tests.factories import EXAMPLE_FILES, HUB_ADMIN, T0, open_command
 
 OPENING = open_command(EXAMPLE_FILES[0], deal_id="JA-1")
@@ -78,3 +84,51 @@ async def test_a_retried_append_adds_nothing_and_different_content_is_refused(
         (row,) = list_open_calls(session)
     assert stored == [*published.events, *first.events]
     assert (row.status, row.bids, row.deal_id) == ("open", 1, "JA-1")
+
+
+async def test_each_calls_events_are_hash_chained_and_an_edit_or_gap_is_named(
+    session_factory: sessionmaker[Session],
+) -> None:
+    archive = OpenCallArchive(session_factory)
+    published, first, _ = appends()
+    env = ActivityEnvironment()
+    # Out of order: the bid before the publication is refused, nothing written.
+    with pytest.raises(ApplicationError) as gap:
+        await env.run(archive.append, first)
+    assert gap.value.type == OPEN_CALL_ARCHIVE_GAP and gap.value.non_retryable
+    await env.run(archive.append, published)
+    await env.run(archive.append, first)
+    await env.run(archive.append, first)  # a retry links nothing twice
+    with session_factory() as session:
+        rows = session.scalars(select(OpenCallEventRecord).order_by(OpenCallEventRecord.seq)).all()
+        head = GENESIS_HASH
+        for row in rows:
+            assert (row.prev_hash, row.hash) == (head, chain_hash(head, row.payload))
+            head = row.hash
+        assert len(rows) == 2 and verify_open_call_chain(session, "OC-1") == []
+    with session_factory.begin() as session:
+        row = session.scalars(select(OpenCallEventRecord).where(OpenCallEventRecord.seq == 2)).one()
+        row.payload = row.payload.replace("方案", "方桉")
+    with session_factory() as session:
+        problems = verify_open_call_chain(session, "OC-1")
+    assert problems and all(p.startswith("open call OC-1 seq 2:") for p in problems), problems
+
+
+def test_kuayue_audit_verify_checks_open_call_chains(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    published, first, _ = appends()
+    with migrated_database("sqlite") as url:
+        engine = make_engine(url)
+        sessions = make_session_factory(engine)
+        archive = OpenCallArchive(sessions)
+        for append in (published, first):
+            ActivityEnvironment().run(archive._append_blocking, append)
+        monkeypatch.setenv("KUAYUE_DATABASE_URL", url)
+        assert main(["audit", "verify", "--open-call", "OC-1"]) == 0
+        assert "open call OC-1: 1 open calls, 2 events — 完整 intact" in capsys.readouterr().out
+        with sessions.begin() as session:
+            session.execute(update(OpenCallEventRecord).where(OpenCallEventRecord.seq == 1).values(actor_id="someone-else"))
+        assert main(["audit", "verify", "--all"]) == 1
+        out = capsys.readouterr().out
+        assert "open call OC-1 seq 1: column actor_id is 'someone-else'" in out
+        assert "every open call: 1 open calls, 2 events — 发现 1 处问题" in out
+        engine.dispose()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -38,6 +38,9 @@ from workflows.messages import (
 )
 
 _COMMAND = TypeAdapter[Command](Command)
+
+
+_T = TypeVar("_T")
 
 
 class CommandRejected(Exception):
@@ -152,6 +155,31 @@ async def send_command(client: Client, deal_id: str, command: Command) -> Answer
         raise
     assert isinstance(answer, Answer)
     return answer
+
+
+async def wait_until_started(
+    handle: WorkflowHandle[Any, Any], ready: Callable[[], Awaitable[_T | None]], timeout: float, too_slow: str
+) -> _T:
+    """Poll `ready()` (backing off from 5 ms to 200 ms) until it gives a value; a workflow that ended first raises its
+    refusal as CommandRejected, and after `timeout` seconds TimeoutError(`too_slow`) says what to check."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + timeout
+    pause = 0.005
+    while True:
+        found = await ready()
+        if found is not None:
+            return found
+        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+            try:
+                await handle.result()
+            except WorkflowFailureError as e:
+                if isinstance(e.cause, ApplicationError):
+                    raise CommandRejected(e.cause.type or "rejected", e.cause.message) from e
+                raise
+        if loop.time() > give_up:
+            raise TimeoutError(too_slow)
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 async def _closed_or_missing(client: Client, deal_id: str) -> CommandRejected:

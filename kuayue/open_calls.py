@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import (
     Client,
-    WorkflowExecutionStatus,
-    WorkflowFailureError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -43,7 +41,7 @@ from domain.registry import Achievement
 from domain.state import DealState
 from registry import records
 from registry.tables import Kind
-from starter import CommandRejected
+from starter import CommandRejected, wait_until_started
 from workflows.open_call_messages import (
     OPEN_CALL_EVENTS_QUERY,
     OPEN_CALL_EXECUTE,
@@ -121,25 +119,17 @@ async def _deal_state(client: Client, deal_id: str) -> DealState:
 
 async def _wait_published(client: Client, open_call_id: str, timeout: float = 30.0) -> OpenCallState:
     """The call's state once published; the workflow's own refusal (e.g. its clock is past the deadline) is raised."""
-    handle = client.get_workflow_handle(open_call_workflow_id(open_call_id), result_type=OpenCallOutcome)
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + timeout
-    pause = 0.005
-    while True:
+
+    async def published() -> OpenCallState | None:
         state = await open_call_state(client, open_call_id)
-        if state.status != OpenCallStatus.DRAFT:
-            return state
-        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
-            try:
-                await handle.result()
-            except WorkflowFailureError as e:
-                if isinstance(e.cause, ApplicationError):
-                    raise CommandRejected(e.cause.type or "rejected", e.cause.message) from e
-                raise
-        if loop.time() > give_up:
-            raise TimeoutError(f"揭榜 {open_call_id} 在 {timeout:.0f} 秒内未完成发布；请检查 worker 是否在运行")
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 0.2)
+        return None if state.status == OpenCallStatus.DRAFT else state
+
+    return await wait_until_started(
+        client.get_workflow_handle(open_call_workflow_id(open_call_id), result_type=OpenCallOutcome),
+        published,
+        timeout,
+        f"揭榜 {open_call_id} 在 {timeout:.0f} 秒内未完成发布；请检查 worker 是否在运行",
+    )
 
 
 def bid_for(

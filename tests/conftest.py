@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from kuayue.devserver import find_executable
+from kuayue.devserver import dynamic_config_args, find_executable
 from kuayue.temporal import client_options, register_search_attributes
 from store.testing import BACKENDS, clean_session_factory, migrated_database, temporary_database
 from workflows.search_attributes import ALL as DEAL_SEARCH_ATTRIBUTES
@@ -28,6 +28,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_executable("temporal")),
+        dev_server_extra_args=dynamic_config_args(),
         search_attributes=DEAL_SEARCH_ATTRIBUTES,
         ui=False,
         **client_options(),

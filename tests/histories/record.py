@@ -26,7 +26,7 @@ import starter
 from domain.commands import ExtendDeadline, WithdrawDeal
 from domain.sla import LadderStep
 from examples.lifecycle import broker_actor, lifecycle
-from kuayue.devserver import find_executable
+from kuayue.devserver import dynamic_config_args, find_executable
 from registry.importer import import_file
 from store.db import make_engine, make_session_factory, migrate
 from tests.factories import EXAMPLE_FILES, manager_of, open_command
@@ -60,6 +60,7 @@ async def record(version: str) -> list[Path]:
         import_file(make_session_factory(make_engine(db_url)), REGISTRY)
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(find_executable("temporal")),
+            dev_server_extra_args=dynamic_config_args(),
             data_converter=pydantic_data_converter,
             search_attributes=search_attributes.ALL,
         )
@@ -139,6 +140,7 @@ async def _record_partners(version: str, db_url: str) -> list[Path]:
 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_executable("temporal")),
+        dev_server_extra_args=dynamic_config_args(),
         data_converter=pydantic_data_converter,
         search_attributes=search_attributes.ALL,
     )
@@ -242,6 +244,7 @@ async def record_roadshow(version: str) -> Path:
         migrate(db_url)
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(find_executable("temporal")),
+            dev_server_extra_args=dynamic_config_args(),
             data_converter=pydantic_data_converter,
             search_attributes=search_attributes.ALL,
         )

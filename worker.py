@@ -38,7 +38,7 @@ from domain.projection import KeepClosedRequest
 from domain.sla import SlaPolicy
 from kuayue.partners import load_registration_rules
 from kuayue.settings import Settings
-from kuayue.temporal import sandbox_runner
+from kuayue.temporal import LeanWorker, sandbox_runner
 from store.db import make_engine, make_session_factory, migrate
 from workflows.deal import DealWorkflow
 from workflows.history_keeper import HistoryKeeperWorkflow
@@ -80,7 +80,7 @@ def build_worker(
     http = partner_http or httpx.AsyncClient(timeout=httpx.Timeout(PARTNER_TIMEOUT_SECONDS))
     calls = PartnerCalls(http, partners or {}, callback_base_url)
     open_call_archive, open_call_award = OpenCallArchive(sessions), OpenCallAward(client)
-    return Worker(
+    return LeanWorker(
         client,
         task_queue=task_queue,
         workflows=[DealWorkflow, HistoryKeeperWorkflow, OpenCallWorkflow, RoadshowWorkflow],

@@ -12,17 +12,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import contextvars
 import dataclasses
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-import temporalio.bridge.worker as bridge_worker
-import temporalio.converter
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
-from temporalio.converter import DataConverter
 from temporalio.worker import (
     Interceptor,
     Replayer,
@@ -37,7 +33,7 @@ from temporalio.workflow import ActivityHandle
 
 from domain.events import Event
 from domain.projection import AppendRequest
-from kuayue.temporal import sandbox_runner
+from kuayue.temporal import sandbox_runner, skipping_noop_payload_passes
 from workflows.deal import ARCHIVE_APPEND, DealWorkflow
 
 
@@ -169,68 +165,6 @@ class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
         return future
 
 
-# True within `skipping_noop_payload_passes`: a replayer's worker task started there inherits it (asyncio copies the
-# context when the SDK creates the task), so the fast path below never applies to a production worker in the same
-# process.
-_REPLAYING: contextvars.ContextVar[bool] = contextvars.ContextVar("kuayue_audit_replaying", default=False)
-
-
-def _without_noop_payload_passes() -> None:
-    """Skip the SDK's payload passes over each activation and completion when they cannot change anything.
-
-    For every activation the SDK walks the activation and then the completion three times each (payload codec,
-    external-storage references, external storage) in Python. With no payload codec and no external storage —
-    the replay's converter has neither — each walk returns every payload as it was, yet it cost ≈ 20 % of an
-    unsandboxed replay and ≈ 40 % of a sandboxed one (`bench/audit.py`). Only a DealReplayer's own worker skips
-    them; any other worker, or a converter with a codec or storage, goes through the SDK's passes unchanged. If
-    a later SDK renames what this wraps, nothing is wrapped and replay is only slower
-    (tests/audit/test_replay.py checks that both paths give the same results).
-    """
-    decode, encode = getattr(bridge_worker, "decode_activation", None), getattr(bridge_worker, "encode_completion", None)
-    # What the passes report: metrics of external-storage operations, none here.
-    no_op = getattr(getattr(temporalio.converter, "_extstore", None), "StorageOperationMetrics", None)
-    if decode is None or encode is None or no_op is None or getattr(decode, "kuayue_fast_path", False):
-        return
-
-    def can_skip(converter: DataConverter) -> bool:
-        return (
-            _REPLAYING.get()
-            and getattr(converter, "payload_codec", True) is None
-            and getattr(converter, "external_storage", True) is None
-        )
-
-    async def decode_activation(activation: Any, data_converter: DataConverter, *args: Any, **kwargs: Any) -> Any:
-        if can_skip(data_converter):
-            return no_op()
-        return await decode(activation, data_converter, *args, **kwargs)
-
-    async def encode_completion(completion: Any, data_converter: DataConverter, *args: Any, **kwargs: Any) -> Any:
-        if can_skip(data_converter):
-            return no_op()
-        return await encode(completion, data_converter, *args, **kwargs)
-
-    decode_activation.kuayue_fast_path = True  # type: ignore[attr-defined]
-    bridge_worker.decode_activation = decode_activation
-    bridge_worker.encode_completion = encode_completion
-
-
-_without_noop_payload_passes()
-
-
-@contextlib.contextmanager
-def skipping_noop_payload_passes(enabled: bool = True) -> Iterator[None]:
-    """Replayers whose iterator is entered within this block skip the SDK's payload passes that cannot change anything.
-
-    The flag travels with the replayer's worker task (asyncio copies the context when the SDK creates it on entering
-    `workflow_replay_iterator`), so leaving the block right after entering is enough.
-    """
-    token = _REPLAYING.set(enabled)
-    try:
-        yield
-    finally:
-        _REPLAYING.reset(token)
-
-
 def lean_replayer(
     workflows: Sequence[type], *, sandboxed: bool, interceptors: Sequence[Interceptor] = ()
 ) -> Replayer:
@@ -253,7 +187,7 @@ class DealReplayer:
     the sandbox's per-call checks (≈ 40 % of the time; `bench/audit.py`): the commands compared with the
     history, hence divergences and re-derived events, are the same; only the check that the code calls
     nothing non-deterministic is left to CI, which replays every recorded history in the sandbox.
-    `skip_noop_payload_passes=False` keeps the SDK's payload passes (see `_without_noop_payload_passes`).
+    `skip_noop_payload_passes=False` keeps the SDK's payload passes (see `kuayue.temporal._without_noop_payload_passes`).
     """
 
     def __init__(self, *, sandboxed: bool = True, skip_noop_payload_passes: bool = True) -> None:

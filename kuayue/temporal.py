@@ -1,16 +1,23 @@
-"""The Temporal connection: one way to build a client, the workflow sandbox, and search-attribute registration."""
+"""The Temporal connection: one way to build a client, the workflow sandbox, search-attribute registration, and
+workers that skip the SDK's no-op payload passes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+import temporalio.bridge.worker as bridge_worker
+import temporalio.converter
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from kuayue.logging import LoggingInterceptor
@@ -100,3 +107,79 @@ async def _add_one_by_one(client: Client, wanted: dict[str, IndexedValueType.Val
         else:
             added.append(name)
     return added
+
+
+# --------------------------------------------------------------------------- the SDK's no-op payload passes
+
+# True within `skipping_noop_payload_passes`: a worker or replayer whose tasks start there inherits it (asyncio copies
+# the context when the SDK creates its tasks), so only the workers and replayers that ask for it take the fast path.
+_SKIPPING: contextvars.ContextVar[bool] = contextvars.ContextVar("kuayue_skip_noop_payload_passes", default=False)
+
+
+def _without_noop_payload_passes() -> None:
+    """Skip the SDK's payload passes over each activation and completion when they cannot change anything.
+
+    For every workflow activation the SDK walks the activation and then the completion three times each (payload
+    codec, external-storage references, external storage) in Python, and in the sandbox each payload it meets enters
+    the sandbox to find its serialization context. With no payload codec and no external storage — Kuayue's converter
+    has neither — each walk returns every payload as it was, yet they were ≈ 20 % of an unsandboxed replay and half of
+    a sandboxed one (`bench/audit.py`), and ≈ 15 ms of a broker command's round trip on a worker (`bench/lifecycle.py`).
+    Only workers and replayers started within `skipping_noop_payload_passes` skip them, and only with a converter
+    that has neither; everything else goes through the SDK's passes. If a later SDK renames what this wraps, nothing
+    is wrapped and workflows are only slower (tests/audit/test_replay.py checks that both paths replay alike).
+    """
+    decode, encode = getattr(bridge_worker, "decode_activation", None), getattr(bridge_worker, "encode_completion", None)
+    # What the passes report: metrics of external-storage operations, none here.
+    no_op = getattr(getattr(temporalio.converter, "_extstore", None), "StorageOperationMetrics", None)
+    if decode is None or encode is None or no_op is None or getattr(decode, "kuayue_fast_path", False):
+        return
+
+    def can_skip(converter: DataConverter) -> bool:
+        return (
+            _SKIPPING.get()
+            and getattr(converter, "payload_codec", True) is None
+            and getattr(converter, "external_storage", True) is None
+        )
+
+    async def decode_activation(activation: Any, data_converter: DataConverter, *args: Any, **kwargs: Any) -> Any:
+        if can_skip(data_converter):
+            return no_op()
+        return await decode(activation, data_converter, *args, **kwargs)
+
+    async def encode_completion(completion: Any, data_converter: DataConverter, *args: Any, **kwargs: Any) -> Any:
+        if can_skip(data_converter):
+            return no_op()
+        return await encode(completion, data_converter, *args, **kwargs)
+
+    decode_activation.kuayue_fast_path = True  # type: ignore[attr-defined]
+    bridge_worker.decode_activation = decode_activation
+    bridge_worker.encode_completion = encode_completion
+
+
+_without_noop_payload_passes()
+
+
+@contextlib.contextmanager
+def skipping_noop_payload_passes(enabled: bool = True) -> Iterator[None]:
+    """Workers run and replayers entered within this block skip the SDK's payload passes that cannot change anything.
+
+    The flag travels with the tasks the SDK creates when the worker starts (or the replayer's iterator is entered),
+    so leaving the block right after starting is enough.
+    """
+    token = _SKIPPING.set(enabled)
+    try:
+        yield
+    finally:
+        _SKIPPING.reset(token)
+
+
+class LeanWorker(Worker):
+    """Temporal's Worker, with workflow activations that skip the SDK's no-op payload passes (see above)."""
+
+    async def run(self) -> None:
+        # Set in the task that runs the worker, so its pollers and activations inherit it and nothing else does.
+        token = _SKIPPING.set(True)
+        try:
+            await super().run()
+        finally:
+            _SKIPPING.reset(token)

@@ -156,7 +156,7 @@ def _outcome(replays: list[RunReplay]) -> list[tuple[str, str | None, list[str],
 
 
 async def test_skipping_the_sdk_payload_passes_changes_nothing_an_auditor_sees() -> None:
-    # The fast path (audit.replay._without_noop_payload_passes) must give what the SDK's own path gives, for every
+    # The fast path (kuayue.temporal._without_noop_payload_passes) must give what the SDK's own path gives, for every
     # recorded deal history of every code version: same verdicts, same re-derived events, same recorded heads.
     histories = _deal_histories()
     fast = await DealReplayer(sandboxed=False).replay(histories)

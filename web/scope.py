@@ -163,7 +163,10 @@ def check_declines_visible(actor: Actor, centre_id: str) -> None:
 
     if actor.role in (Role.HUB_ADMIN, Role.AUDITOR) or (actor.role == Role.MANAGER and actor.centre_id == centre_id):
         return
-    raise Forbidden(f"只有中心 {centre_id} 的管理员、省中心和审计员可以查看该中心成果的被拒原因；{actor.id} 无权查看")
+    raise Forbidden(
+        f"只有中心 {centre_id} 的管理员、省中心和审计员可以查看该中心成果的被拒原因；{actor.id} 无权查看",
+        code="declines_not_allowed",
+    )
 
 
 def check_may_bid(actor: Actor) -> None:
@@ -176,4 +179,4 @@ def check_may_bid(actor: Actor) -> None:
 
     if actor.role in (Role.BROKER, Role.MANAGER) and actor.centre_id:
         return
-    raise Forbidden(f"只有成果所属中心的经纪人或管理员可以揭榜；{actor.id}（{actor.role.value}）无权揭榜")
+    raise Forbidden(f"只有成果所属中心的经纪人或管理员可以揭榜；{actor.id}（{actor.role.value}）无权揭榜", code="bid_not_allowed")

@@ -15,7 +15,7 @@ from domain.state import DealState
 from web import deals
 from web.auth import api_user, services
 from web.deals import InboxItem, Services
-from web.timeline import what, who
+from web.timeline import what, what_en, who, who_en
 from web.users import User
 from workflows.messages import Answer
 
@@ -33,8 +33,10 @@ class Me(BaseModel):
 
 class TimelineEntry(BaseModel):
     event: Event
-    who: str
-    what: str
+    who: str = Field(description="who acted, in Chinese")
+    what: str = Field(description="what happened, in Chinese (the record's language)")
+    who_en: str = Field(description="who acted, in English")
+    what_en: str = Field(description="what happened, in English; typed texts and partners' messages stay as written")
 
 
 class DealDetail(BaseModel):
@@ -74,7 +76,7 @@ def list_deals(
     """The caller's inbox: the deals they may see, soonest stage deadline first unless sorted otherwise."""
     wanted, errors = deals.parse_filter(stage, industry, region, due_by, sort)
     if errors:
-        raise HTTPException(422, "；".join(errors))
+        raise HTTPException(422, "；".join(e.message for e in errors))
     now = datetime.now(UTC)
     return [deals.inbox_item(d, now) for d in deals.inbox(svc, user.actor, wanted)]
 
@@ -82,7 +84,7 @@ def list_deals(
 @router.get("/deals/{deal_id}", responses={404: {"model": Refusal}})
 async def get_deal(deal_id: str, user: ApiUser, svc: Svc) -> DealDetail:
     view = await deals.deal_view(svc, user.actor, deal_id)
-    timeline = [TimelineEntry(event=e, who=who(e), what=what(e)) for e in view.events]
+    timeline = [TimelineEntry(event=e, who=who(e), what=what(e), who_en=who_en(e), what_en=what_en(e)) for e in view.events]
     return DealDetail(
         deal=view.summary, state=view.state, timeline=timeline, allowed_commands=view.allowed, workflow_url=view.workflow_url
     )

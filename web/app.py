@@ -34,6 +34,7 @@ from web import (
 from web.audit_jobs import VerificationJobs
 from web.config import WebConfig
 from web.deals import DealNotVisible, Forbidden, Services
+from web.refusals import Refusal
 from web.rendering import render
 
 SESSION_MAX_AGE = 12 * 3600  # a working day, so a forgotten session does not stay open for weeks
@@ -92,10 +93,12 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/partners/"))
 
 
-def _refusal(request: Request, status: int, code: str, message: str) -> Response:
+def _refusal(request: Request, status: int, code: str, message: str, page_code: str | None = None) -> Response:
+    """The API's {code, message}; a page's refusal, whose `page_code` (default `code`) gives its English sentence."""
     if _wants_json(request):
         return JSONResponse({"code": code, "message": message}, status_code=status)
-    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+    refusal = Refusal(page_code or code, message, status)
+    return render(request, "error.html", {"status": status, "message": refusal}, status_code=status)
 
 
 def _install_error_pages(app: FastAPI) -> None:
@@ -106,11 +109,11 @@ def _install_error_pages(app: FastAPI) -> None:
         return auth.login_redirect(exc.next_url)
 
     async def not_visible(request: Request, exc: Exception) -> Response:
-        return _refusal(request, 404, "not_found", f"没有编号为 {exc} 的案件，或您无权查看")
+        return _refusal(request, 404, "not_found", f"没有编号为 {exc} 的案件，或您无权查看", page_code="deal_not_found")
 
     async def forbidden(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Forbidden)
-        return _refusal(request, 403, "forbidden", exc.message)
+        return _refusal(request, 403, "forbidden", exc.message, page_code=exc.code)  # the API's code stays "forbidden"
 
     async def rejected(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, starter.CommandRejected)
@@ -120,7 +123,8 @@ def _install_error_pages(app: FastAPI) -> None:
         assert isinstance(exc, HTTPException)
         if _wants_json(request):
             return JSONResponse({"code": "http_error", "message": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        return render(request, "error.html", {"status": exc.status_code, "message": exc.detail}, status_code=exc.status_code)
+        refusal = Refusal(getattr(exc, "code", f"http_{exc.status_code}"), str(exc.detail), exc.status_code)
+        return render(request, "error.html", {"status": exc.status_code, "message": refusal}, status_code=exc.status_code)
 
     handlers: dict[type[Exception], Handler] = {
         HTTPException: http_error,

@@ -84,7 +84,7 @@ class BadQuery(ValueError):
 def auditor(user: Annotated[User, Depends(page_user)]) -> User:
     """The signed-in user, if their role may open the audit pages."""
     if user.role not in AUDIT_ROLES:
-        raise Forbidden("审计页面仅对审计员、省中心管理员和中心管理员开放")
+        raise Forbidden("审计页面仅对审计员、省中心管理员和中心管理员开放", code="audit_not_allowed")
     return user
 
 

@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from web.deals import Services
-from web.format import zh_datetime
 from web.i18n import LANGUAGES, set_language
+from web.refusals import PageError
 from web.rendering import render
 from web.users import User, authenticate, get_user, user_for_token
 
@@ -49,7 +49,7 @@ async def check_csrf(request: Request) -> None:
     sent = form.get("csrf_token")
     expected = request.session.get("csrf")
     if not isinstance(sent, str) or not isinstance(expected, str) or not secrets.compare_digest(sent, expected):
-        raise HTTPException(403, "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试")
+        raise PageError(403, "csrf", "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试")
 
 
 def page_user(request: Request, svc: Annotated[Services, Depends(services)]) -> User:
@@ -106,10 +106,8 @@ async def login(request: Request, svc: Annotated[Services, Depends(services)]) -
             lockout=timedelta(minutes=config.lockout_minutes),
         )
     if result.user is None:
-        error = "用户名或密码不正确"
-        if result.locked_until is not None:
-            error = f"连续登录失败次数过多，账号已锁定至 {zh_datetime(result.locked_until)}（北京时间）"
-        context = {"next": next_url, "username": username, "error": error}
+        # The lock-out's moment is written by the page, in its language (login.html).
+        context = {"next": next_url, "username": username, "error": "用户名或密码不正确", "locked_until": result.locked_until}
         return render(request, "login.html", context, status_code=401)
     # A fresh session on sign-in, so a session id planted before sign-in is worth nothing after it.
     request.session.clear()
@@ -128,7 +126,7 @@ def logout(request: Request) -> Response:
 def choose_language(request: Request, lang: str, next: str = "/") -> Response:
     """The language switch in the header: remembered in the session, then back to the page."""
     if not set_language(request, lang):
-        raise HTTPException(404, f"不支持的语言「{lang}」；可选：{'、'.join(LANGUAGES)}")
+        raise PageError(404, "unsupported_language", f"不支持的语言「{lang}」；可选：{'、'.join(LANGUAGES)}")
     return RedirectResponse(_safe_next(next), status_code=303)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 
@@ -22,6 +22,7 @@ from web.auth import api_user, page_user, services
 from web.deals import Forbidden, InboxItem, Services, inbox_item
 from web.format import JIANGXI_CITIES, code_names, freshness, wan
 from web.i18n import DEFAULT, gettext_for, language_of
+from web.refusals import PageError
 from web.rendering import render
 from web.scope import DashboardScope, dashboard_scope
 from web.users import User
@@ -185,8 +186,8 @@ def _scope(user: User, centre: str | None) -> DashboardScope:
     scope = dashboard_scope(user.actor, centre)
     if scope is None:
         if centre and user.centre_id and centre != user.centre_id:
-            raise Forbidden(f"您只能查看本中心（{user.centre_id}）的仪表盘，不能查看 {centre}")
-        raise Forbidden("仪表盘供中心管理员、省中心和审计员查看")
+            raise Forbidden(f"您只能查看本中心（{user.centre_id}）的仪表盘，不能查看 {centre}", code="dashboard_not_allowed")
+        raise Forbidden("仪表盘供中心管理员、省中心和审计员查看", code="dashboard_not_allowed")
     return scope
 
 
@@ -226,5 +227,5 @@ def dashboard_api(
 def echarts() -> Response:
     """ECharts from node_modules (npm registry, at setup time); pages draw tables without it."""
     if not ECHARTS.exists():
-        raise HTTPException(404, "ECharts 未安装：请运行 scripts/setup（npm ci）")
+        raise PageError(404, "charts_missing", "ECharts 未安装：请运行 scripts/setup（npm ci）")
     return FileResponse(ECHARTS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})

@@ -24,6 +24,7 @@ from store.inbox import visible_deal as visible_row
 from store.queries import events_of
 from web.config import WebConfig
 from web.format import COMMAND_NAMES_ZH, NEXT_ACTION_ZH, SHANGHAI, deadline_badge, stage_zh, working_days_left, zh_date
+from web.refusals import Refusal
 from web.scope import scope_of
 from workflows.messages import Answer, workflow_id
 
@@ -35,11 +36,12 @@ class DealNotVisible(Exception):
 
 
 class Forbidden(Exception):
-    """The actor may see the deal but not do this; `message` (Chinese) says why."""
+    """The actor may see the deal but not do this; `message` (Chinese) says why, `code` which rule said no."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: str = "forbidden") -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,8 @@ async def act(
         state, _ = archived_state(services, deal_id)
     # Offered to someone now but not to this actor: the domain's authorization says no, so refuse before sending.
     if command_type in allowed_commands(state) and command_type not in allowed_commands(state, actor):
-        raise Forbidden(f"您（{actor.id}）无权对案件 {deal_id} 执行「{COMMAND_NAMES_ZH.get(command_type, command_type)}」")
+        name = COMMAND_NAMES_ZH.get(command_type, command_type)
+        raise Forbidden(f"您（{actor.id}）无权对案件 {deal_id} 执行「{name}」", code="not_offered_to_you")
     command = starter.parse_command(command_type, payload, actor, command_id)
     try:
         return await starter.send_command(services.client, deal_id, command)
@@ -156,21 +159,23 @@ REGION_CODE = re.compile(r"\d{2}(\d{2}){0,2}")
 
 def parse_filter(
     stage: str | None, industry: str | None, region: str | None, due_by: str | None, sort: str | None
-) -> tuple[DealFilter, list[str]]:
+) -> tuple[DealFilter, list[Refusal]]:
     """The inbox filter from its query parameters; each bad value is dropped and named in a Chinese message."""
-    errors: list[str] = []
+    errors: list[Refusal] = []
     wanted: dict[str, Any] = {}
     if stage:
         try:
             wanted["stage"] = Stage(stage)
         except ValueError:
-            errors.append(f"阶段「{stage}」不存在；可选：{'、'.join(s.value for s in Stage)}")
+            errors.append(Refusal("bad_stage", f"阶段「{stage}」不存在；可选：{'、'.join(s.value for s in Stage)}"))
     if industry and industry.strip():
         code = industry.strip().upper()
         if INDUSTRY_CODE.fullmatch(code):
             wanted["industry"] = code
         else:
-            errors.append(f"行业代码「{industry}」无效：请填写国民经济行业分类代码或其开头，如 C、C34、C3425")
+            errors.append(
+                Refusal("bad_industry", f"行业代码「{industry}」无效：请填写国民经济行业分类代码或其开头，如 C、C34、C3425")
+            )
     if region and region.strip():
         code = region.strip()
         if REGION_CODE.fullmatch(code):
@@ -178,19 +183,19 @@ def parse_filter(
                 code = code[:-2]
             wanted["region"] = code
         else:
-            errors.append(f"地区代码「{region}」无效：请填写 2、4 或 6 位行政区划代码，如 3608 或 360802")
+            errors.append(Refusal("bad_region", f"地区代码「{region}」无效：请填写 2、4 或 6 位行政区划代码，如 3608 或 360802"))
     if due_by:
         try:
             day = date.fromisoformat(due_by)
             # "Due by 5 March" keeps deals due any time on 5 March, Beijing time.
             wanted["due_before"] = datetime.combine(day + timedelta(days=1), time(), SHANGHAI)
         except ValueError:
-            errors.append(f"期限日期「{due_by}」无效：请按 2026-03-05 的格式填写")
+            errors.append(Refusal("bad_due_by", f"期限日期「{due_by}」无效：请按 2026-03-05 的格式填写"))
     if sort:
         if sort in SORTS:
             wanted["sort"] = sort
         else:
-            errors.append(f"排序方式「{sort}」无效；可选：{'、'.join(SORTS)}")
+            errors.append(Refusal("bad_sort", f"排序方式「{sort}」无效；可选：{'、'.join(SORTS)}"))
     return DealFilter(**wanted), errors
 
 

@@ -2,8 +2,9 @@
 
 Templates call `_("中文原文")`; English comes from a gettext catalogue, `web/locale/en/LC_MESSAGES/messages.po`
 (the standard format translators use), read with Babel when first needed, so there is no compile step. A missing
-translation falls back to the Chinese. Domain messages (refusals) and timeline sentences stay Chinese: they are
-composed by the domain with data inside, and a record of what happened is kept in one language.
+translation falls back to the Chinese. Sentences composed with data inside are not catalogue entries: the timeline
+writes each event in either language (`web.timeline`), and a refusal's English sentence comes from its code
+(`web.refusals`) next to the domain's Chinese message.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from store import notifications as outbox
 from store.queries import StoredNotification
 from web.auth import api_user, check_csrf, page_user, services
 from web.deals import Services
+from web.refusals import Refusal
 from web.rendering import render
 from web.scope import notification_recipient
 from web.users import User
@@ -82,7 +83,12 @@ async def mark_read_form(request: Request, user: SignedIn, svc: Svc) -> Response
     try:
         ids = [int(v) for v in raw] if raw else None
     except ValueError:
-        return render(request, "error.html", {"me": user, "status": 422, "message": f"通知编号「{'、'.join(raw)}」不是整数"}, 422)
+        return render(
+            request,
+            "error.html",
+            {"me": user, "status": 422, "message": Refusal("bad_notification_id", f"通知编号「{'、'.join(raw)}」不是整数")},
+            422,
+        )
     mark(svc, user, ids)
     return RedirectResponse("/notifications", status_code=303)
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -39,6 +39,7 @@ from web.api_open_calls import send, visible_view
 from web.auth import check_csrf, page_user, services
 from web.deals import Forbidden, Services
 from web.format import JIANGXI_CITIES, SHANGHAI, code_names
+from web.refusals import PageError, Refusal
 from web.rendering import render
 from web.scope import check_may_bid
 from web.users import User
@@ -69,7 +70,7 @@ def enterprise_side(actor: Actor, broker_id: str, centre_id: str) -> bool:
 def open_calls_page(request: Request, user: SignedIn, svc: Svc, status: str | None = None) -> Response:
     error = None
     if status and status not in {v for v, _ in STATUSES}:
-        error = f"状态「{status[:20]}」不存在；可选：{'、'.join(v for v, _ in STATUSES)}"
+        error = Refusal("bad_status", f"状态「{status[:20]}」不存在；可选：{'、'.join(v for v, _ in STATUSES)}")
         status = None
     with svc.sessions() as session:
         rows = list_open_calls(session, status=status or None)
@@ -96,14 +97,14 @@ async def _call_page(
     open_call_id: str,
     *,
     done: str | None = None,
-    error: tuple[str, str] | None = None,
+    error: tuple[str, Refusal] | None = None,
     typed: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     try:
         state = await open_calls.visible_state(svc.client, open_call_id)
     except starter.CommandRejected as e:
-        raise HTTPException(404, e.message) from e
+        raise PageError(404, e.code, e.message) from e
     view = visible_view(user.actor, state, await open_calls.open_call_events(svc.client, open_call_id))
     side = enterprise_side(user.actor, state.broker_id, state.centre_id)
     mine = _own_achievements(svc, user) if state.status == OpenCallStatus.OPEN else []
@@ -157,7 +158,7 @@ async def _authorize_on_call(svc: Services, user: User, open_call_id: str, what:
     try:
         state = await open_calls.visible_state(svc.client, open_call_id)
     except starter.CommandRejected as e:
-        raise HTTPException(404, e.message) from e
+        raise PageError(404, e.code, e.message) from e
     _authorize(user.actor, state.deal_id, state.broker_id, state.centre_id, what)
 
 
@@ -175,7 +176,7 @@ async def bid(request: Request, open_call_id: str, user: SignedIn, svc: Svc) -> 
         command = SubmitBid(command_id=form.get("command_id") or f"web-{uuid.uuid4()}", actor=user.actor, bid=offer)
         await send(svc, open_call_id, command)
     except starter.CommandRejected as e:
-        return await _call_page(request, user, svc, open_call_id, error=("bid", e.message), typed=form, status_code=422)
+        return await _call_page(request, user, svc, open_call_id, error=("bid", Refusal.of(e)), typed=form, status_code=422)
     return RedirectResponse(f"/open-calls/{open_call_id}?done=bid", status_code=303)
 
 
@@ -190,7 +191,7 @@ async def close(request: Request, open_call_id: str, user: SignedIn, svc: Svc) -
         command = CloseOpenCall(command_id=form.get("command_id") or f"web-{uuid.uuid4()}", actor=user.actor, reason=reason[:500])
         await send(svc, open_call_id, command)
     except starter.CommandRejected as e:
-        return await _call_page(request, user, svc, open_call_id, error=("close", e.message), typed=form, status_code=422)
+        return await _call_page(request, user, svc, open_call_id, error=("close", Refusal.of(e)), typed=form, status_code=422)
     return RedirectResponse(f"/open-calls/{open_call_id}?done=close", status_code=303)
 
 
@@ -207,7 +208,7 @@ async def select_winner(request: Request, open_call_id: str, user: SignedIn, svc
         )
         await send(svc, open_call_id, command)
     except starter.CommandRejected as e:
-        return await _call_page(request, user, svc, open_call_id, error=("select", e.message), typed=form, status_code=422)
+        return await _call_page(request, user, svc, open_call_id, error=("select", Refusal.of(e)), typed=form, status_code=422)
     return RedirectResponse(f"/open-calls/{open_call_id}?done=select", status_code=303)
 
 

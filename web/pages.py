@@ -17,8 +17,10 @@ from web.auth import check_csrf, page_user, services
 from web.deals import Services
 from web.format import JIANGXI_CITIES, code_names, freshness, progress
 from web.forms import form_for, payload_from_form
+from web.i18n import language_of
+from web.refusals import Refusal
 from web.rendering import render
-from web.timeline import what, who
+from web.timeline import deal_line
 from web.users import User
 
 router = APIRouter()
@@ -82,7 +84,7 @@ async def deal_action(request: Request, deal_id: str, command_type: str, user: S
         # The form's command id makes a double click or a resent POST return the first answer, not act twice.
         await deals.act(svc, user.actor, deal_id, command_type, payload, form.get("command_id") or None, state=state)
     except starter.CommandRejected as e:
-        return await _deal_page(request, user, svc, deal_id, error=(command_type, e.message), typed=form, status_code=422)
+        return await _deal_page(request, user, svc, deal_id, error=(command_type, Refusal.of(e)), typed=form, status_code=422)
     return RedirectResponse(f"/deals/{deal_id}?done={command_type}", status_code=303)
 
 
@@ -96,7 +98,9 @@ async def publish_open_call(request: Request, deal_id: str, user: SignedIn, svc:
         call_id = await open_call_pages.publish(user, svc, deal_id, form, kinds)
     except starter.CommandRejected as e:
         typed = form | {"institution_kinds": ",".join(kinds)}
-        return await _deal_page(request, user, svc, deal_id, error=("PublishOpenCall", e.message), typed=typed, status_code=422)
+        return await _deal_page(
+            request, user, svc, deal_id, error=("PublishOpenCall", Refusal.of(e)), typed=typed, status_code=422
+        )
     return RedirectResponse(f"/open-calls/{call_id}", status_code=303)
 
 
@@ -107,13 +111,14 @@ async def _deal_page(
     deal_id: str,
     *,
     done: str | None = None,
-    error: tuple[str, str] | None = None,
+    error: tuple[str, Refusal] | None = None,
     typed: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     view = await deals.deal_view(svc, user.actor, deal_id)
     forms = [form_for(c, view.state) for c in view.allowed]
-    timeline = [(e, who(e), what(e)) for e in reversed(view.events)]
+    lang = language_of(request)
+    timeline = [(e, *deal_line(e, lang)) for e in reversed(view.events)]
     calls = open_call_pages.calls_of_deal(svc, deal_id)
     context = {
         "me": user,

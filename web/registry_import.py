@@ -37,6 +37,7 @@ from registry.tables import FORMATS, KIND_LABELS, Kind
 from store.models import RegistryImportRecord
 from web.auth import check_csrf, page_user, services
 from web.deals import Forbidden, Services
+from web.refusals import Refusal
 from web.rendering import render
 from web.users import User
 
@@ -64,7 +65,10 @@ class Upload:
 
 def _may_import(user: User) -> None:
     if user.role not in IMPORTERS:
-        raise Forbidden(f"您（{user.username}，{user.role.value}）无权导入登记库；只有中心管理员和省中心管理员可以导入")
+        raise Forbidden(
+            f"您（{user.username}，{user.role.value}）无权导入登记库；只有中心管理员和省中心管理员可以导入",
+            code="import_not_allowed",
+        )
 
 
 def permit_for(user: User) -> Permit:
@@ -97,30 +101,31 @@ async def preview(request: Request, user: SignedIn, svc: Svc) -> Response:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BYTES + 64 * 1024:
         too_big = f"文件太大（{int(declared) // 1024 // 1024} MiB）；允许不超过 {MAX_BYTES // 1024 // 1024} MiB"
-        return _refused(request, user, svc, too_big, 413)
+        return _refused(request, user, svc, Refusal("file_too_large", too_big, 413))
     await check_csrf(request)
     form = await request.form()
     upload, kind_text = form.get("file"), form.get("kind") or ""
     if not isinstance(kind_text, str):
         kind_text = "?"
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return _refused(request, user, svc, "请选择要导入的文件（.csv、.xlsx 或 .json）")
+        return _refused(request, user, svc, Refusal("no_file", "请选择要导入的文件（.csv、.xlsx 或 .json）"))
     name = Path(upload.filename).name[:200]
     suffix = Path(name).suffix.lower()
     if suffix not in FORMATS:
-        return _refused(request, user, svc, f"文件「{name}」的类型「{suffix or '无扩展名'}」不支持；允许 {'、'.join(FORMATS)}")
+        message = f"文件「{name}」的类型「{suffix or '无扩展名'}」不支持；允许 {'、'.join(FORMATS)}"
+        return _refused(request, user, svc, Refusal("file_type", message))
     try:
         kind = Kind(kind_text) if kind_text else None
     except ValueError:
         allowed = "achievements（科技成果）、demands（企业技术需求），或留空自动判断"
-        return _refused(request, user, svc, f"类型「{kind_text[:20]}」不对；可选：{allowed}")
+        return _refused(request, user, svc, Refusal("import_kind", f"类型「{kind_text[:20]}」不对；可选：{allowed}"))
     kept = await asyncio.to_thread(_keep, upload, user, name, kind)
     if isinstance(kept, str):
-        return _refused(request, user, svc, kept, 413)
+        return _refused(request, user, svc, Refusal("file_too_large", kept, 413))
     report = await _run(svc, kept, user, dry_run=True)
     if isinstance(report, str):
         _discard(kept)
-        return _refused(request, user, svc, report)
+        return _refused(request, user, svc, Refusal("unreadable_file", report))
     return render(request, "registry_import.html", {"me": user, "report": report, "upload": kept, **_page(svc, user)})
 
 
@@ -130,11 +135,13 @@ async def confirm(request: Request, token: str, user: SignedIn, svc: Svc) -> Res
     _may_import(user)
     kept = _find(token, user)
     if kept is None:
-        return _refused(request, user, svc, "找不到这次预览的文件（超过一小时未确认，或已导入）；请重新上传", 404)
+        return _refused(
+            request, user, svc, Refusal("preview_gone", "找不到这次预览的文件（超过一小时未确认，或已导入）；请重新上传", 404)
+        )
     report = await _run(svc, kept, user, dry_run=False)
     _discard(kept)
     if isinstance(report, str):
-        return _refused(request, user, svc, report)
+        return _refused(request, user, svc, Refusal("unreadable_file", report))
     return render(request, "registry_import.html", {"me": user, "report": report, "imported": True, **_page(svc, user)})
 
 
@@ -208,8 +215,8 @@ def _purge_expired() -> None:
             continue
 
 
-def _refused(request: Request, user: User, svc: Services, message: str, status_code: int = 422) -> Response:
-    return render(request, "registry_import.html", {"me": user, "error": message, **_page(svc, user)}, status_code)
+def _refused(request: Request, user: User, svc: Services, refusal: Refusal) -> Response:
+    return render(request, "registry_import.html", {"me": user, "error": refusal, **_page(svc, user)}, refusal.status)
 
 
 def _page(svc: Services, user: User) -> dict[str, object]:

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -38,6 +38,7 @@ from web.api_registry import BadQuery, FilterQuery, Match, query_text
 from web.auth import check_csrf, page_user, services
 from web.deals import Forbidden, Services
 from web.format import JIANGXI_CITIES, code_names
+from web.refusals import PageError, Refusal
 from web.rendering import render
 from web.scope import check_declines_visible
 from web.users import User
@@ -103,7 +104,7 @@ async def registry_list(
         else:
             rows, total = _browse(svc, which, filters, number)
     except BadQuery as e:
-        error = str(e)
+        error = Refusal("bad_query", str(e))
     context = {
         "me": user,
         "kind": which.value,
@@ -127,7 +128,9 @@ def _kind(kind: str) -> Kind:
     try:
         return Kind(kind)
     except ValueError:
-        raise HTTPException(404, f"没有「{kind[:20]}」登记库；可选：achievements（科技成果）、demands（企业技术需求）") from None
+        raise PageError(
+            404, "registry_not_found", f"没有「{kind[:20]}」登记库；可选：achievements（科技成果）、demands（企业技术需求）"
+        ) from None
 
 
 def _search(svc: Services, matcher: Any, kind: Kind, text: str, filters: Filters) -> list[Listing]:
@@ -178,7 +181,7 @@ async def _demand_page(
     matcher: Any,
     demand_id: str,
     *,
-    error: str | None = None,
+    error: Refusal | None = None,
     typed: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -222,7 +225,7 @@ def _record(matcher: Any, kind: Kind, id_: str) -> Achievement | RegisteredDeman
     try:
         record: Achievement | RegisteredDemand = matcher.get(kind, id_)
     except NotFound as e:
-        raise HTTPException(404, str(e)) from e
+        raise PageError(404, "record_not_found", str(e)) from e
     return record
 
 
@@ -259,14 +262,17 @@ async def start_deal(request: Request, demand_id: str, user: SignedIn, svc: Svc,
     """Open a deal on a registered demand; it lands in the broker's inbox. Refusals keep what was typed."""
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str) and k != "csrf_token"}
     if user.role not in STARTERS:
-        raise Forbidden(f"您（{user.username}，{user.role.value}）无权创建案件；只有经纪人、中心管理员和省中心可以从需求创建案件")
+        raise Forbidden(
+            f"您（{user.username}，{user.role.value}）无权创建案件；只有经纪人、中心管理员和省中心可以从需求创建案件",
+            code="start_deal_not_allowed",
+        )
     record = _record(matcher, Kind.DEMANDS, demand_id)
     assert isinstance(record, RegisteredDemand)
     try:
         command = _open_command(svc, user, record, form)
         await starter.start_deal(svc.client, command, svc.config.task_queue)
     except starter.CommandRejected as e:
-        return await _demand_page(request, user, svc, matcher, demand_id, error=e.message, typed=form, status_code=422)
+        return await _demand_page(request, user, svc, matcher, demand_id, error=Refusal.of(e), typed=form, status_code=422)
     return RedirectResponse(f"/deals/{command.deal_id}?done=OpenDeal", status_code=303)
 
 

@@ -10,9 +10,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from markupsafe import Markup, escape
 
 from web import format as fmt
 from web.i18n import DEFAULT, LANGUAGES, gettext_for, language_of
+from web.refusals import Refusal, english
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -37,12 +39,28 @@ def _translated(name_of: Any) -> Any:
     return write
 
 
+DETAILS = "详情："  # the label before a refusal's Chinese detail on an English page
+
+
+@pass_context
+def _refusal(context: Context, value: Refusal | str) -> Markup:
+    """A refusal as its page shows it: the Chinese message; in English, the code's sentence and then the Chinese detail.
+
+    A plain string (a message without a code) is shown as it is."""
+    if context.get("lang", DEFAULT) == DEFAULT or not isinstance(value, Refusal):
+        return escape(str(value))
+    return Markup(
+        '<span class="refusal-en">{}</span> <span class="refusal-detail">{} <span lang="zh-CN">{}</span></span>'
+    ).format(english(value), context["_"](DETAILS), value.message)
+
+
 TEMPLATES.env.filters.update(
     zh_date=_in_language(fmt.zh_date, fmt.en_date),
     zh_datetime=_in_language(fmt.zh_datetime, fmt.en_datetime),
     wan=_in_language(fmt.wan, fmt.en_money),
     stage_zh=_translated(fmt.stage_zh),
     command_zh=_translated(lambda c: fmt.COMMAND_NAMES_ZH.get(c, c)),
+    refusal=_refusal,
 )
 
 

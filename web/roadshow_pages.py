@@ -13,7 +13,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
@@ -42,7 +42,9 @@ from store.roadshows import interests, roadshow_row
 from web.auth import check_csrf, page_user, services
 from web.deals import Forbidden, Services
 from web.forms import fen
+from web.i18n import language_of
 from web.partner_view import INSTRUMENT_ZH
+from web.refusals import PageError, Refusal
 from web.rendering import render
 from web.roadshow_view import (
     INTEREST_STATUS_ZH,
@@ -96,8 +98,8 @@ def _partners(request: Request) -> dict[str, PartnerEndpoint] | None:
     return None if callbacks is None else callbacks.partners
 
 
-def _not_found(roadshow_id: str) -> HTTPException:
-    return HTTPException(404, f"没有编号为 {roadshow_id[:64]} 的路演，或您无权查看")
+def _not_found(roadshow_id: str) -> PageError:
+    return PageError(404, "roadshow_not_found", f"没有编号为 {roadshow_id[:64]} 的路演，或您无权查看")
 
 
 # ------------------------------------------------------------------------------------------------ the list
@@ -107,7 +109,9 @@ def _not_found(roadshow_id: str) -> HTTPException:
 def roadshows_page(request: Request, user: SignedIn, svc: Svc, status: str | None = None) -> Response:
     error = None
     if status and status not in STATUS_ZH:
-        error = f"状态「{status[:20]}」不存在；可选：{'、'.join(f'{k}（{v}）' for k, v in STATUS_ZH.items())}"
+        error = Refusal(
+            "bad_status", f"状态「{status[:20]}」不存在；可选：{'、'.join(f'{k}（{v}）' for k, v in STATUS_ZH.items())}"
+        )
         status = None
     context = {
         "me": user,
@@ -139,7 +143,7 @@ def _check_may_schedule(actor: Actor) -> None:
 
 
 def _new_page(
-    request: Request, user: User, svc: Services, *, typed: dict[str, Any], error: str | None = None, status_code: int = 200
+    request: Request, user: User, svc: Services, *, typed: dict[str, Any], error: Refusal | None = None, status_code: int = 200
 ) -> Response:
     context = {
         "me": user,
@@ -173,7 +177,7 @@ async def start_roadshow(request: Request, user: SignedIn, svc: Svc) -> Response
     except starter.CommandRejected as e:
         if e.code == "forbidden":
             raise Forbidden(e.message) from e
-        return _new_page(request, user, svc, typed=typed, error=e.message, status_code=422)
+        return _new_page(request, user, svc, typed=typed, error=Refusal.of(e), status_code=422)
     return RedirectResponse(f"/roadshows/{schedule.roadshow_id}?done=ScheduleRoadshow", status_code=303)
 
 
@@ -236,12 +240,12 @@ def _roadshow_page(
     roadshow_id: str,
     *,
     done: str | None = None,
-    error: tuple[str, str] | None = None,
+    error: tuple[str, Refusal] | None = None,
     typed: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     try:
-        view = page(svc, user.actor, roadshow_id)
+        view = page(svc, user.actor, roadshow_id, language_of(request))
     except RoadshowNotVisible as e:
         raise _not_found(roadshow_id) from e
     allowed = set(view.allowed)
@@ -281,7 +285,9 @@ async def roadshow_action(request: Request, roadshow_id: str, command_type: str,
     state, _ = archived_roadshow(svc, roadshow_id)
     # Offered to someone now but not to this person: the domain's authorization says no, whatever the form carries.
     if command_type in allowed_roadshow_commands(state) and command_type not in allowed_roadshow_commands(state, user.actor):
-        raise Forbidden(f"您（{user.actor.id}）无权对路演 {roadshow_id} 执行「{ACTION_ZH[command_type]}」")
+        raise Forbidden(
+            f"您（{user.actor.id}）无权对路演 {roadshow_id} 执行「{ACTION_ZH[command_type]}」", code="not_offered_to_you"
+        )
     form = _texts(await request.form())
     try:
         command = _command(request, svc, user.actor, state, command_type, form)
@@ -290,7 +296,7 @@ async def roadshow_action(request: Request, roadshow_id: str, command_type: str,
     except starter.CommandRejected as e:
         if e.code == "forbidden":
             raise Forbidden(e.message) from e
-        return _roadshow_page(request, user, svc, roadshow_id, error=(command_type, e.message), typed=form, status_code=422)
+        return _roadshow_page(request, user, svc, roadshow_id, error=(command_type, Refusal.of(e)), typed=form, status_code=422)
     return RedirectResponse(f"/roadshows/{roadshow_id}?done={command_type}", status_code=303)
 
 

@@ -39,9 +39,10 @@ from store.roadshows import (
     verify_roadshow_chain,
 )
 from web.deals import Services
+from web.i18n import DEFAULT
 from web.partner_view import INSTRUMENT_ZH, KIND_ZH, REQUEST_STATUS_ZH
 from web.scope import Scope, acting_scope, roadshow_scope, scope_of, sees_whole_roadshow
-from web.timeline import roadshow_what, who
+from web.timeline import roadshow_line
 
 STATUS_ZH = {"open": "进行中", "closed": "已结束"}
 MODE_ZH = {m.value: name for m, name in MODE_BY_ENUM.items()}
@@ -111,7 +112,8 @@ def archived_roadshow(svc: Services, roadshow_id: str) -> tuple[RoadshowState, l
     return fold_roadshow(events), events
 
 
-def page(svc: Services, actor: Actor, roadshow_id: str) -> RoadshowPage:
+def page(svc: Services, actor: Actor, roadshow_id: str, lang: str = DEFAULT) -> RoadshowPage:
+    """The roadshow as `actor` may see it, its timeline in `lang`."""
     row = visible_row(svc, actor, roadshow_id)
     state, events = archived_roadshow(svc, roadshow_id)
     whole = sees_whole_roadshow(actor, row.centre_id)
@@ -156,7 +158,7 @@ def page(svc: Services, actor: Actor, roadshow_id: str) -> RoadshowPage:
         due_diligence=[
             (names.get(d.investor_id, d.investor_id), d.deal_id, d.materials) for d in state.due_diligence if d.deal_id in shown
         ],
-        timeline=[(e, who(e), roadshow_what(e)) for e in reversed(events) if e.about_deal() in (None, *shown)],
+        timeline=[(e, *roadshow_line(e, lang)) for e in reversed(events) if e.about_deal() in (None, *shown)],
         allowed=allowed_roadshow_commands(state, actor),
         chain_problems=chain,
     )

@@ -163,7 +163,10 @@ def check_declines_visible(actor: Actor, centre_id: str) -> None:
 
     if actor.role in (Role.HUB_ADMIN, Role.AUDITOR) or (actor.role == Role.MANAGER and actor.centre_id == centre_id):
         return
-    raise Forbidden(f"只有中心 {centre_id} 的管理员、省中心和审计员可以查看该中心成果的被拒原因；{actor.id} 无权查看")
+    raise Forbidden(
+        f"只有中心 {centre_id} 的管理员、省中心和审计员可以查看该中心成果的被拒原因；{actor.id} 无权查看",
+        code="declines_not_allowed",
+    )
 
 
 def check_may_bid(actor: Actor) -> None:
@@ -176,7 +179,7 @@ def check_may_bid(actor: Actor) -> None:
 
     if actor.role in (Role.BROKER, Role.MANAGER) and actor.centre_id:
         return
-    raise Forbidden(f"只有成果所属中心的经纪人或管理员可以揭榜；{actor.id}（{actor.role.value}）无权揭榜")
+    raise Forbidden(f"只有成果所属中心的经纪人或管理员可以揭榜；{actor.id}（{actor.role.value}）无权揭榜", code="bid_not_allowed")
 
 
 ARCHIVE_SCOPE = "all"  # a verification of the whole archive; a centre's is "centre:<id>"
@@ -193,11 +196,11 @@ def verification_scope(actor: Actor, centre_id: str | None) -> str:
         return f"centre:{centre_id}" if centre_id else ARCHIVE_SCOPE
     if actor.role == Role.MANAGER and actor.centre_id:
         if not centre_id:
-            raise Forbidden("只有审计员和省中心管理员可以校验整个存档")
+            raise Forbidden("只有审计员和省中心管理员可以校验整个存档", code="verify_archive_not_allowed")
         if centre_id != actor.centre_id:
-            raise Forbidden(f"中心管理员只能校验本中心（{actor.centre_id}）的案件")
+            raise Forbidden(f"中心管理员只能校验本中心（{actor.centre_id}）的案件", code="verify_other_centre")
         return f"centre:{centre_id}"
-    raise Forbidden(f"{actor.id}（{actor.role.value}）无权校验哈希链")
+    raise Forbidden(f"{actor.id}（{actor.role.value}）无权校验哈希链", code="verify_not_allowed")
 
 
 def visible_verification_scopes(actor: Actor) -> list[str] | None:

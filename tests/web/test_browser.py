@@ -12,6 +12,7 @@ from tests.factories import EXAMPLES
 from tests.web import browsing
 from tests.web.browsing import SCREENSHOTS
 from tests.workflows.conftest import Kuayue
+from web.refusals import DOMAIN_EN
 from web.serve import serving
 
 
@@ -103,3 +104,30 @@ async def test_an_auditor_sees_everything_and_cannot_act(app: FastAPI, deals: Ku
         )
         assert forged.status == 403
     assert len(deals.archive(opened.deal_id)) == 2
+
+
+async def test_an_english_page_shows_the_timeline_and_a_refusal_in_english(app: FastAPI, deals: Kuayue, browser: Browser) -> None:
+    """The broker switches to English in the header: the timeline reads in English, and a refused withdrawal (a reason
+    of blanks) is explained in English with the domain's Chinese detail after it; nothing is archived."""
+    opened, _ = await deals.open(EXAMPLES / "jian-biofertilizer.json")
+    deal_id = opened.deal_id
+    async with serving(app, port=0) as server:
+        page = await sign_in(browser, server.url, "ja-broker-liu")
+        await page.get_by_role("link", name="English").click()
+        await expect(page.get_by_role("heading", name="My deals")).to_be_visible()
+        await page.locator(f'tr[data-deal="{deal_id}"]').get_by_role("link").click()
+        await submit(page, "ValidateDemand", {"note": "指标、预算已与企业确认"})
+        await expect(page.locator(".progress li.current")).to_have_text("Matching")
+        timeline = page.locator(".timeline")
+        await expect(timeline).to_contain_text(f"Broker {opened.broker.broker_id} Demand validated: 指标、预算已与企业确认")
+        await expect(timeline).to_contain_text("Entered the stage “Matching”")
+        await expect(timeline).to_contain_text(f"Deal opened: {opened.demand.title}")
+        await expect(timeline).not_to_contain_text("进入「")
+
+        archived = len(deals.archive(deal_id))
+        await submit(page, "WithdrawDeal", {"reason": "   "})
+        alert = page.locator('form[data-command="WithdrawDeal"]').get_by_role("alert")
+        await expect(alert).to_contain_text(DOMAIN_EN["reason_required"])
+        await expect(alert).to_contain_text("Details: 撤回案件须说明理由")
+        await page.screenshot(path=str(SCREENSHOTS / "deal-refused-en.png"), full_page=True)
+        assert len(deals.archive(deal_id)) == archived

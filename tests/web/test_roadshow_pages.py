@@ -6,6 +6,7 @@ refused or forbidden request leaves the roadshow (its archive and read model) ex
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.workflows.conftest import Kuayue
 from web.app import create_app
 from web.callbacks import CallbackConfig
 from web.config import WebConfig
+from web.refusals import DOMAIN_EN
 from workflows.roadshow import roadshow_workflow_id
 
 JJ, FZ, JA = (
@@ -213,7 +215,7 @@ async def test_each_role_sees_and_does_only_what_the_rules_allow(app: FastAPI, d
     await terminate(deals.client, hub_rid)
 
 
-async def test_the_pages_speak_english_too(app: FastAPI, deals: Kuayue) -> None:
+async def test_the_pages_speak_english_too(app: FastAPI, deals: Kuayue, web_db: WebDb) -> None:
     jj = await opened(deals, JJ)
     hub = await sign_in(app, "hub-admin")
     started = await start(hub, deal_ids=[jj.deal_id], investor_ids=["jxbank"])
@@ -224,4 +226,35 @@ async def test_the_pages_speak_english_too(app: FastAPI, deals: Kuayue) -> None:
     page = (await hub.get(f"/roadshows/{rid}")).text
     assert "Register investor interest" in page and "Presented deals" in page and "路演名称" not in page
     assert "Schedule a roadshow" in (await hub.get("/roadshows/new")).text
+
+    # A refusal says in English what was wrong, then the domain's Chinese detail; nothing is recorded.
+    before = snapshot(web_db, rid)
+    path, action = f"/roadshows/{rid}", f"/roadshows/{rid}/actions/RegisterInterest"
+    interest = {"investor_id": "jxbank", "deal_id": jj.deal_id, "amount_wan": "300", "instrument": "loan", "note": ""}
+    uninvited = await post(hub, path, action, {**interest, "investor_id": "jxfund"})
+    assert uninvited.status_code == 422
+    shown = html.unescape(re.sub(r"<[^>]+>", "", uninvited.text))
+    assert f"{DOMAIN_EN['not_invited']} Details: 投资方 jxfund 未受邀参加本次路演；受邀：jxbank" in shown
+    assert snapshot(web_db, rid) == before
+
+    # The timeline in English: what happened, who did it, money in yuan and dates the English way.
+    assert (await post(hub, path, action, interest)).status_code == 303
+    for _ in range(100):
+        with web_db.sessions() as s:
+            if [i.status for i in interests(s, rid)] == ["forwarded"]:
+                break
+        await asyncio.sleep(0.1)
+    timeline = re.search(r'<ol class="timeline">(.*?)</ol>', (await hub.get(path)).text, re.S)
+    assert timeline
+    lines = [
+        " ".join(html.unescape(re.sub(r"<[^>]+>", " ", li)).split()) for li in re.findall(r"<li>(.*?)</li>", timeline[1], re.S)
+    ]
+    what = [re.sub(r"^\d{1,2} [A-Z][a-z]{2} 20\d\d \d\d:\d\d ", "", line).rsplit(" #", 1)[0] for line in lines]
+    assert what == [
+        f"Roadshow workflow Interest forwarded to deal {jj.deal_id} as financing application {rid}-jxbank",
+        f"Provincial hub hub-admin jxbank is interested in deal {jj.deal_id}: 3,000,000.00 yuan (loan)",
+        f"Provincial hub hub-admin Investor {simulated_directory('http://127.0.0.1:9')['jxbank'].name} (jxbank) invited",
+        f"Provincial hub hub-admin Deal {jj.deal_id} presented",
+        "Provincial hub hub-admin Roadshow “九江市科技成果融资路演” scheduled: 18 Dec 2026, online, organised by hub",
+    ], lines
     await terminate(deals.client, rid)

@@ -28,8 +28,8 @@ from kuayue.temporal import client_options
 from store.db import make_engine, make_session_factory, migrate
 from store.testing import Backend, migrated_database
 from tests.factories import EXAMPLES, open_command
-from tests.web.conftest import PASSWORD
 from tests.web.browsing import CHROMIUM, CHROMIUM_ARGS
+from tests.web.conftest import PASSWORD
 from web.app import create_app
 from web.config import WebConfig
 from web.serve import serving

@@ -380,6 +380,10 @@ def write_records(path: Path, kind: Kind, records: Sequence[Achievement | Regist
     for row in rows:
         # Text cells stay text, so an id such as 0791… or a code keeps its leading zeros.
         sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            # openpyxl writes a string that starts with "=" as a formula, which a spreadsheet would run: keep it text.
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"
     sheet.freeze_panes = "A2"
     workbook.save(path)
 

@@ -184,6 +184,7 @@ WEB_EN: dict[str, str] = {
     "import_kind": "There is no such registry to import into; choose achievements or demands, or leave it to be "
     "detected from the header.",
     "unreadable_file": "The file cannot be read as a registry table (the details say what is missing or wrong).",
+    "bad_export_format": "A registry can be exported as xlsx (a spreadsheet) or json.",
     "preview_gone": "The previewed file is no longer kept (it was imported, or an hour has passed); upload it again.",
     "charts_missing": "The chart library is not installed on the server (run scripts/setup).",
 }

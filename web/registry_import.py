@@ -1,4 +1,5 @@
-"""Importing a registry file in the browser (登记库导入): upload, a preview of what would change, then confirm.
+"""Registry files in the browser: importing (登记库导入: upload, a preview of what would change, then confirm) and
+exporting (a registry as .xlsx or .json, for every signed-in user, as the registries are readable by all).
 
 The preview runs the real import as a dry run (`registry.importer.import_file(dry_run=True)`), so it shows exactly
 the rows that the confirmed import will insert, update, leave unchanged or reject, with one message per bad cell;
@@ -25,19 +26,21 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import select
+from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
 from domain.actors import Role
 from domain.registry import Achievement
+from registry import records
 from registry.importer import ImportReport, Permit, import_file
 from registry.records import RegistryRecord
-from registry.tables import FORMATS, KIND_LABELS, Kind
+from registry.tables import FORMATS, KIND_LABELS, Kind, write_records
 from store.models import RegistryImportRecord
 from web.auth import check_csrf, page_user, services
 from web.deals import Forbidden, Services
-from web.refusals import Refusal
+from web.refusals import PageError, Refusal
 from web.rendering import render
 from web.users import User
 
@@ -143,6 +146,40 @@ async def confirm(request: Request, token: str, user: SignedIn, svc: Svc) -> Res
     if isinstance(report, str):
         return _refused(request, user, svc, Refusal("unreadable_file", report))
     return render(request, "registry_import.html", {"me": user, "report": report, "imported": True, **_page(svc, user)})
+
+
+EXPORT_FORMATS = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "json": "application/json"}
+
+
+@router.get("/registry/export/{kind}")
+async def export(user: SignedIn, svc: Svc, kind: str, format: str = "xlsx") -> Response:
+    """The whole registry as a file (the CLI's `kuayue registry export`, same columns), built off the event loop."""
+    try:
+        which = Kind(kind)
+    except ValueError:
+        allowed = "achievements（科技成果）、demands（企业技术需求）"
+        raise PageError(404, "registry_not_found", f"没有「{kind[:20]}」登记库；可选：{allowed}") from None
+    if format not in EXPORT_FORMATS:
+        raise PageError(422, "bad_export_format", f"导出格式「{format[:20]}」不支持；可选：xlsx、json")
+    folder = Path(tempfile.mkdtemp(prefix="kuayue-export-"))
+    path = folder / f"{which.value}.{format}"
+
+    def write() -> None:
+        with svc.sessions() as session:
+            write_records(path, which, records.load(session, which))
+
+    try:
+        await asyncio.to_thread(write)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    stamp = time.strftime("%Y%m%d")
+    return FileResponse(
+        path,
+        media_type=EXPORT_FORMATS[format],
+        filename=f"{which.value}-{stamp}.{format}",
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+    )
 
 
 async def _run(svc: Services, kept: Upload, user: User, *, dry_run: bool) -> ImportReport | str:

@@ -9,10 +9,12 @@ import hashlib
 import io
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import openpyxl
 import pytest
 from fastapi import FastAPI
 from playwright.async_api import Browser, expect
@@ -20,7 +22,10 @@ from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
 from domain.actors import Role
-from registry.importer import import_file
+from domain.registry import Achievement
+from registry import records
+from registry.importer import check_row, import_file
+from registry.tables import Kind, read_rows
 from store.db import make_engine, make_session_factory
 from store.models import AchievementRecord, DemandRegistryRecord, RegistryImportRecord
 from store.testing import migrated_database
@@ -231,3 +236,40 @@ async def test_a_manager_imports_in_the_browser(temporal_env: WorkflowEnvironmen
         await expect(page.locator("tr[data-record]")).to_have_count(4)
         await page.context.close()
     assert _counts(import_db) == (4, 0, 1)
+
+
+async def test_every_signed_in_user_exports_a_registry_as_a_spreadsheet_or_json(
+    import_app: FastAPI, import_db: WebDb, tmp_path: Path
+) -> None:
+    import_file(import_db.sessions, ACHIEVEMENTS)
+    with import_db.sessions.begin() as session:  # a title a spreadsheet would take for a formula
+        row = session.get(AchievementRecord, "JXCG-2026-0002")
+        assert row is not None
+        row.record = row.record.replace(row.title, "=SUM(1,2) 畜禽粪污堆肥菌剂", 1)
+    with import_db.sessions() as session:
+        stored = records.load(session, Kind.ACHIEVEMENTS)
+    for username in ("auditor-zhao", "ja-broker-liu"):
+        client = await sign_in(import_app, username)
+        sheet = await client.get("/registry/export/achievements?format=xlsx")
+        assert sheet.status_code == 200 and "achievements-" in sheet.headers["content-disposition"]
+        (tmp_path / "a.xlsx").write_bytes(sheet.content)
+        # The file imports back as the same records, and the formula-looking title stayed text.
+        assert [r.achievement_id for r in read_back(tmp_path / "a.xlsx")] == [r.achievement_id for r in stored]
+        workbook = openpyxl.load_workbook(tmp_path / "a.xlsx")
+        titles = [c for c in workbook.active["B"] if isinstance(c.value, str) and c.value.startswith("=")]
+        assert [c.data_type for c in titles] == ["s"]
+        answer = await client.get("/registry/export/achievements?format=json")
+        assert [r["achievement_id"] for r in answer.json()] == [r.achievement_id for r in stored]
+    wrong = await client.get("/registry/export/achievements?format=pdf")
+    assert wrong.status_code == 422 and "可选：xlsx、json" in wrong.text
+    assert (await client.get("/registry/export/patents")).status_code == 404
+    anonymous = httpx.AsyncClient(transport=httpx.ASGITransport(app=import_app), base_url="http://testserver")
+    assert (await anonymous.get("/registry/export/demands")).status_code in (303, 307)
+    assert not list(Path(tempfile.gettempdir()).glob("kuayue-export-*/achievements.*"))  # each file deleted once sent
+
+
+def read_back(path: Path) -> list[Achievement]:
+    rows = read_rows(path)
+    checked = [check_row(Kind.ACHIEVEMENTS, row, json_format=False) for row in rows]
+    assert all(not problems for _, problems in checked), [p for _, problems in checked for p in problems][:3]
+    return [record for record, _ in checked if isinstance(record, Achievement)]

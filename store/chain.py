@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -74,6 +74,30 @@ def chain_problems(label: str, rows: Iterable[_Row], payload_problems: Callable[
             )
         problems.extend(f"{where}: {p}" for p in payload_problems(row))
         expected_prev, expected_seq = row.hash, row.seq + 1
+    return problems
+
+
+class _CanonicalEvent(Protocol):
+    def canonical_json(self) -> str: ...
+
+
+_Event = TypeVar("_Event", bound=_CanonicalEvent)
+
+
+def payload_problems(
+    row: Any, parse: Callable[[str], _Event], columns_of: Callable[[_Event], dict[str, object]], what: str
+) -> list[str]:
+    """Whether a side chain's row holds its event in canonical JSON, agreeing with the columns that repeat it."""
+    try:
+        event = parse(row.payload)
+    except ValidationError as e:
+        return [f"payload is not a valid {what} ({e.error_count()} errors)"]
+    problems = [] if event.canonical_json() == row.payload else ["payload is not in canonical JSON form"]
+    problems += [
+        f"column {k} is {getattr(row, k)!r} but the payload says {v!r}"
+        for k, v in columns_of(event).items()
+        if getattr(row, k) != v
+    ]
     return problems
 
 

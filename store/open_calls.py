@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain.open_call import OpenCallEvent
-from store.chain import chain_problems
+from store.chain import chain_problems, payload_problems
 from store.models import OpenCallEventRecord, OpenCallRecord
 
 
@@ -77,20 +76,14 @@ def verify_open_call_chain(session: Session, open_call_id: str) -> list[str]:
 
 
 def _payload_problems(row: OpenCallEventRecord) -> list[str]:
-    try:
-        event = OpenCallEvent.model_validate_json(row.payload)
-    except ValidationError as e:
-        return [f"payload is not a valid open-call event ({e.error_count()} errors)"]
-    problems = [] if event.canonical_json() == row.payload else ["payload is not in canonical JSON form"]
-    columns = {
-        "open_call_id": event.open_call_id,
-        "seq": event.seq,
-        "type": event.type,
-        "occurred_at": event.occurred_at,
-        "actor_id": event.actor.id,
-        "actor_role": event.actor.role.value,
-    }
-    problems += [
-        f"column {k} is {getattr(row, k)!r} but the payload says {v!r}" for k, v in columns.items() if getattr(row, k) != v
-    ]
-    return problems
+    def columns(event: OpenCallEvent) -> dict[str, object]:
+        return {
+            "open_call_id": event.open_call_id,
+            "seq": event.seq,
+            "type": event.type,
+            "occurred_at": event.occurred_at,
+            "actor_id": event.actor.id,
+            "actor_role": event.actor.role.value,
+        }
+
+    return payload_problems(row, OpenCallEvent.model_validate_json, columns, "open-call event")

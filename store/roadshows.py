@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from domain.events import Event
 from domain.roadshow import RoadshowEvent
-from store.chain import chain_problems
+from store.chain import chain_problems, payload_problems
 from store.models import (
     EventRecord,
     RoadshowDealRecord,
@@ -141,23 +140,17 @@ def verify_roadshow_chain(session: Session, roadshow_id: str) -> list[str]:
 
 
 def _payload_problems(row: RoadshowEventRecord) -> list[str]:
-    try:
-        event = RoadshowEvent.model_validate_json(row.payload)
-    except ValidationError as e:
-        return [f"payload is not a valid roadshow event ({e.error_count()} errors)"]
-    problems = [] if event.canonical_json() == row.payload else ["payload is not in canonical JSON form"]
-    columns = {
-        "roadshow_id": event.roadshow_id,
-        "seq": event.seq,
-        "type": event.type,
-        "occurred_at": event.occurred_at,
-        "actor_id": event.actor.id,
-        "command_id": event.command_id,
-    }
-    problems += [
-        f"column {k} is {getattr(row, k)!r} but the payload says {v!r}" for k, v in columns.items() if getattr(row, k) != v
-    ]
-    return problems
+    def columns(event: RoadshowEvent) -> dict[str, object]:
+        return {
+            "roadshow_id": event.roadshow_id,
+            "seq": event.seq,
+            "type": event.type,
+            "occurred_at": event.occurred_at,
+            "actor_id": event.actor.id,
+            "command_id": event.command_id,
+        }
+
+    return payload_problems(row, RoadshowEvent.model_validate_json, columns, "roadshow event")
 
 
 def _row(found: Any) -> RoadshowRow:  # a row of list_roadshows's query: the record, then its counts
